@@ -1,0 +1,10 @@
+"""The polyk operator library: each kernel is an op, a NumPy reference and its sizes.
+
+    from polyk.kernels import LIBRARY
+    spec = LIBRARY["gemm"]
+"""
+
+from ._spec import LIBRARY, KernelSpec, register
+from . import linalg, stencils, conv  # noqa: F401  (registers the kernels)
+
+__all__ = ["LIBRARY", "KernelSpec", "register"]

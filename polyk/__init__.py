@@ -1,0 +1,23 @@
+"""polyk: a polyhedral kernel generator.
+
+    import polyk
+    from polyk import f64
+    N = polyk.params("N")
+
+    @polyk.op
+    def scale(a: f64, x: f64[N]):
+        for i in range(N):
+            x[i] *= a
+
+    k = polyk.generate(scale, target="c")
+    k(a=2.0, x=x)
+"""
+
+from .errors import (CompileError, MismatchError, NotAffineError, OptionsError, OutOfBoundsError,
+                     PolykError, ScheduleError, SourceError, UnsupportedError)
+from .op import Op, op
+from .types import f32, f64, i32, i64, params
+
+__all__ = ["CompileError", "MismatchError", "NotAffineError", "Op", "OptionsError",
+           "OutOfBoundsError", "PolykError", "ScheduleError", "SourceError", "UnsupportedError",
+           "f32", "f64", "i32", "i64", "op", "params"]

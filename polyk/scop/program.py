@@ -1,0 +1,76 @@
+"""The front ends' common output: a parsed loop-nest program, before any isl object exists.
+
+Both the Python front end and the C front end produce a ``Program``; ``build_scop`` turns it
+into a ``Scop`` (isl sets and maps) for given sizes and assumptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..types import DType, Lin
+from .expr import Assign
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument of the op: an array (``shape`` given) or a scalar (``shape is None``)."""
+
+    name: str
+    dtype: DType
+    shape: tuple[Lin, ...] | None
+
+    @property
+    def is_array(self) -> bool:
+        return self.shape is not None
+
+    def __repr__(self) -> str:
+        if self.shape is None:
+            return f"{self.name}: {self.dtype.name}"
+        return f"{self.name}: {self.dtype.name}[{', '.join(map(repr, self.shape))}]"
+
+
+@dataclass
+class StmtInfo:
+    """One assignment with everything the front end knows about it."""
+
+    name: str                      # S0, S1, ... in textual order
+    iterators: tuple[str, ...]     # enclosing loop iterators, outermost first
+    constraints: tuple[str, ...]   # isl constraints of its domain (loop bounds, conditions)
+    body: Assign
+    filename: str
+    line: int
+    col: int
+    code: str                      # the statement's source text
+
+
+@dataclass
+class LoopNode:
+    """A loop of the original program: its statements run in ``sign * iterator`` order."""
+
+    iterator: str
+    sign: int
+    children: list = field(default_factory=list)  # LoopNode | StmtInfo
+
+
+@dataclass
+class Program:
+    name: str
+    filename: str
+    line: int
+    args: tuple[ArgSpec, ...]
+    params: tuple[str, ...]
+    locals: dict[str, DType]              # scalar temporaries (and scalar arguments written)
+    statements: list[StmtInfo]
+    tree: list                            # LoopNode | StmtInfo, the original nesting
+    assume: str | None = None             # extra constraints on parameters (isl syntax)
+
+    def arg(self, name: str) -> ArgSpec | None:
+        for a in self.args:
+            if a.name == name:
+                return a
+        return None
+
+    @property
+    def written(self) -> set[str]:
+        return {s.body.target.array for s in self.statements}
