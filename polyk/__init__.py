@@ -21,3 +21,8 @@ from .types import f32, f64, i32, i64, params
 __all__ = ["CompileError", "MismatchError", "NotAffineError", "Op", "OptionsError",
            "OutOfBoundsError", "PolykError", "ScheduleError", "SourceError", "UnsupportedError",
            "f32", "f64", "i32", "i64", "op", "params"]
+from .options import Options  # noqa: E402
+from .pipeline import generate  # noqa: E402
+from .kernel import Kernel  # noqa: E402
+
+__all__ += ["Kernel", "Options", "generate"]

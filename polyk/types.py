@@ -113,10 +113,15 @@ class Lin:
         return self.const + sum(v * int(values[k]) for k, v in self.coeffs.items())
 
     def isl(self) -> str:
-        terms = [f"{v}*{k}" if v != 1 else k for k, v in self.coeffs.items()]
-        if self.const or not terms:
-            terms.append(str(self.const))
-        return " + ".join(terms)
+        """Text such as ``2*N - M + 1`` (valid in isl, C and Python)."""
+        out = ""
+        for k, v in self.coeffs.items():
+            mag = f"{abs(v)}*{k}" if abs(v) != 1 else k
+            out += (" - " if v < 0 else " + ") + mag if out else ("-" if v < 0 else "") + mag
+        if self.const or not out:
+            c = self.const
+            out += (" - " if c < 0 else " + ") + str(abs(c)) if out else str(c)
+        return out
 
     def __eq__(self, other):
         o = Lin.of(other)
@@ -126,7 +131,7 @@ class Lin:
         return hash((tuple(sorted(self.coeffs.items())), self.const))
 
     def __repr__(self) -> str:
-        return self.isl().replace("1*", "")
+        return self.isl()
 
 
 class Param(Lin):

@@ -1,0 +1,199 @@
+"""Print a scheduled SCoP as a C function: isl's AST generator, then a walk that builds cgen
+nodes (loops, guards, statements) - no string pasting of program structure.
+
+The function takes the symbolic parameters first (``int64_t``), then the op's arguments in
+signature order: arrays as ``restrict`` pointers to contiguous row-major data (``const``
+when only read), scalars by value. Iterators and index arithmetic are 64-bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cgen as c
+import islpy as isl
+
+from ..scop.expr import aff_to_c
+from .c_expr import BodyPrinter, ast_expr, c_name
+
+log = logging.getLogger(__name__)
+
+HELPERS = r"""
+static inline int64_t polyk_floordiv(int64_t a, int64_t b)
+{ int64_t q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+static inline int64_t polyk_mod(int64_t a, int64_t b)
+{ int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+"""
+_MINMAX = ("static inline {t} polyk_min_{n}({t} a, {t} b) {{ return b < a ? b : a; }}\n"
+           "static inline {t} polyk_max_{n}({t} a, {t} b) {{ return b > a ? b : a; }}\n")
+_ABS = "static inline {t} polyk_abs_{n}({t} a) {{ return a < 0 ? -a : a; }}\n"
+
+
+@dataclass
+class CFunction:
+    """Generated C: the source text, the entry point and how to call it."""
+
+    text: str
+    name: str
+    params: list[str]                 # parameters passed, in order
+    args: list                        # ArgSpec of the op, in order
+    ast: isl.AstNode = field(repr=False)
+
+
+def build_ast(scop, schedule) -> isl.AstNode:
+    """isl's AST for the schedule tree, under the SCoP's context."""
+    tree = schedule.tree if hasattr(schedule, "tree") else schedule
+    build = isl.AstBuild.from_context(scop.context)
+    return build.node_from_schedule(tree)
+
+
+def print_c(scop, schedule, *, name: str | None = None, pragmas=None) -> CFunction:
+    """C source of ``scop`` run in the order of ``schedule``."""
+    t0 = time.perf_counter()
+    fname = name or f"polyk_{c_name(scop.name)}"
+    node = build_ast(scop, schedule)
+    free_params = [p for p in scop.params if p not in scop.fixed]
+    names = {p: c_name(p) for p in scop.params}
+    printer = _Printer(scop, names, pragmas or {})
+    body = printer.node(node)
+
+    decls = []
+    for p, v in scop.fixed.items():
+        decls.append(c.Line(f"const int64_t {names[p]} = {int(v)};"))
+    for a in scop.arrays.values():
+        if a.kind == "local":
+            decls.append(c.Line(f"{a.dtype.ctype} {c_name(a.name)};"))
+    fn_args = [c.Value("int64_t", names[p]) for p in free_params]
+    written = scop.written_arrays
+    for a in scop.args:
+        if a.is_array:
+            ptr = c.RestrictPointer(c.Value(a.dtype.ctype, c_name(a.name)))
+            fn_args.append(ptr if a.name in written else c.Const(ptr))
+        else:
+            fn_args.append(c.Value(a.dtype.ctype, c_name(a.name)))
+    fn = c.FunctionBody(c.FunctionDeclaration(c.Value("void", fname), fn_args),
+                        c.Block(decls + body))
+
+    header = _header(scop, fname, free_params, schedule)
+    helpers = _helpers()
+    module = c.Module([c.Comment(header), c.Include("stdint.h"), c.Include("math.h"),
+                       c.Line(helpers), fn])
+    text = str(module) + "\n"
+    log.debug("printed C for %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
+    return CFunction(text, fname, free_params, list(scop.args), node)
+
+
+def _helpers() -> str:
+    out = HELPERS
+    for t, n in (("int64_t", "i64"), ("int32_t", "i32"), ("double", "f64"), ("float", "f32")):
+        out += _MINMAX.format(t=t, n=n)
+    for t, n in (("int64_t", "i64"), ("int32_t", "i32")):
+        out += _ABS.format(t=t, n=n)
+    return out
+
+
+def _header(scop, fname, free_params, schedule) -> str:
+    sig = []
+    for p in free_params:
+        sig.append(f"    {p}: int64_t parameter")
+    for a in scop.args:
+        if a.is_array:
+            dims = "][".join(repr(d) for d in a.shape)
+            mode = "in/out" if a.name in scop.written_arrays else "in"
+            sig.append(f"    {a.name}: {a.dtype.ctype}[{dims}], row-major, contiguous ({mode})")
+        else:
+            sig.append(f"    {a.name}: {a.dtype.ctype} scalar")
+    fixed = f"\n  specialised for {scop.fixed}" if scop.fixed else ""
+    return (f"polyk kernel {scop.name} ({scop.filename}){fixed}\n"
+            f"  void {fname}(\n" + ",\n".join(sig) + ")\n"
+            f"  parameters must satisfy {scop.context}\n"
+            f"  schedule: {getattr(schedule, 'scheduler', 'given')}")
+
+
+class _Printer:
+    def __init__(self, scop, names, pragmas):
+        self.scop = scop
+        self.names = names
+        self.pragmas = pragmas  # mark name -> list of pragma texts before the loop it marks
+        self.stmts = {s.name: s for s in scop.statements}
+        self.bodies = {}
+
+    def node(self, n: isl.AstNode) -> list:
+        t = n.get_type()
+        if t == isl.ast_node_type.block:
+            kids = n.block_get_children()
+            out = []
+            for i in range(kids.n_ast_node()):
+                out += self.node(kids.get_at(i))
+            return out
+        if t == isl.ast_node_type.for_:
+            return [self.loop(n)]
+        if t == isl.ast_node_type.if_:
+            cond = _strip(ast_expr(n.if_get_cond(), self.names))
+            then = c.Block(self.node(n.if_get_then_node()))
+            other = c.Block(self.node(n.if_get_else_node())) if n.if_has_else_node() else None
+            return [c.If(cond, then, other)]
+        if t == isl.ast_node_type.user:
+            return [self.user(n.user_get_expr())]
+        if t == isl.ast_node_type.mark:
+            mark = n.mark_get_id().get_name()
+            inner = self.node(n.mark_get_node())
+            return [c.Pragma(p) for p in self.pragmas.get(mark, ())] + inner
+        raise NotImplementedError(f"isl AST node type {t}")
+
+    def loop(self, n: isl.AstNode):
+        it = ast_expr(n.for_get_iterator(), self.names)
+        init = ast_expr(n.for_get_init(), self.names)
+        body = self.node(n.for_get_body())
+        if n.for_is_degenerate():
+            return c.Block([c.Line(f"const int64_t {it} = {init};")] + body)
+        cond = _strip(ast_expr(n.for_get_cond(), self.names))
+        inc = ast_expr(n.for_get_inc(), self.names)
+        step = f"{it}++" if inc == "1" else f"{it} += {inc}"
+        return c.For(f"int64_t {it} = {init}", cond, step, c.Block(body))
+
+    def user(self, e: isl.AstExpr):
+        name = e.get_op_arg(0).get_id().get_name()
+        stmt = self.stmts[name]
+        args = [ast_expr(e.get_op_arg(k + 1), self.names) for k in range(e.get_op_n_arg() - 1)]
+        env = dict(self.names)
+        for it, a in zip(stmt.iterators, args):
+            env[it] = a if _simple(a) else f"({a})"
+        printer = BodyPrinter(self.scop.arrays, env, self.access)
+        return c.Statement(printer.assign(stmt.body))
+
+    def access(self, ref, env) -> str:
+        """Row-major element of an array, or a scalar variable."""
+        if not ref.indices:
+            return c_name(ref.array)
+        arr = self.scop.arrays[ref.array]
+        idx = [aff_to_c(i, env) for i in ref.indices]
+        flat = idx[0]
+        for d, i in zip(arr.shape[1:], idx[1:]):
+            flat = f"{flat if _simple(flat) else f'({flat})'} * {_lin_c(d, self.names)} + {i}"
+        return f"{c_name(ref.array)}[{flat}]"
+
+
+def _lin_c(lin, names) -> str:
+    from ..types import Lin
+    text = Lin({names.get(p, p): k for p, k in lin.coeffs.items()}, lin.const).isl()
+    return text if _simple(text) else f"({text})"
+
+
+def _strip(text: str) -> str:
+    """Drop one pair of outer parentheses when they enclose the whole text."""
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for k, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and k < len(text) - 1:
+                return text
+        return text[1:-1]
+    return text
+
+
+def _simple(text: str) -> bool:
+    return text.replace("_", "").isalnum()

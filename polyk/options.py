@@ -1,0 +1,71 @@
+"""``polyk.Options``: every knob of ``generate``, validated in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import OptionsError
+
+TARGETS = ("c",)
+SCHEDULERS = ("identity",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of ``polyk.generate`` (each is also a keyword of ``generate``).
+
+    target       "c" (serial C)
+    scheduler    "identity" (the loop nest as written)
+    sizes        {"N": 1024}: fix parameters to constants and specialise the code
+    assume       extra constraints on parameters, in isl syntax ("N >= 4 and M >= N")
+    compile      False: stop after printing the source (no compiler needed)
+    fp_contract  False compiles with -ffp-contract=off (no fused multiply-add), so results
+                 are bitwise those of the untransformed loop nest
+    cc           C compiler (default: $CC or gcc)
+    cflags       extra compiler flags, appended
+    """
+
+    target: str = "c"
+    scheduler: str = "identity"
+    sizes: dict = field(default_factory=dict)
+    assume: str | None = None
+    compile: bool = True
+    fp_contract: bool = True
+    cc: str | None = None
+    cflags: tuple = ()
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise OptionsError(f"unknown target {self.target!r}; choose one of {TARGETS}")
+        if self.scheduler not in SCHEDULERS:
+            raise OptionsError(f"unknown scheduler {self.scheduler!r}; choose one of "
+                               f"{SCHEDULERS}")
+        if not isinstance(self.sizes, dict):
+            raise OptionsError("sizes must be a dict such as {'N': 1024}")
+        for k, v in self.sizes.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise OptionsError(f"sizes[{k!r}] must be a positive integer, got {v!r}")
+        if self.assume is not None and not isinstance(self.assume, str):
+            raise OptionsError("assume must be a string of constraints, e.g. 'N >= 4'")
+        if isinstance(self.cflags, str):
+            object.__setattr__(self, "cflags", tuple(self.cflags.split()))
+        object.__setattr__(self, "cflags", tuple(self.cflags))
+
+    @classmethod
+    def from_keywords(cls, options: Options | None = None, **kw) -> Options:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kw) - names)
+        if unknown:
+            raise OptionsError(f"unknown option(s) {', '.join(unknown)}; options are "
+                               f"{', '.join(sorted(names))}")
+        base = options or cls()
+        return dataclasses.replace(base, **kw)
+
+    def flags(self) -> tuple[str, ...]:
+        out = []
+        if not self.fp_contract:
+            out.append("-ffp-contract=off")
+        if self.target == "openmp":
+            out.append("-fopenmp")
+        return tuple(out) + tuple(self.cflags)

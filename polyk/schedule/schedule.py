@@ -1,0 +1,35 @@
+"""The Schedule value: an isl schedule tree plus how it was found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import islpy as isl
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An isl schedule tree (bands, sequences, filters, marks) and its provenance."""
+
+    tree: isl.Schedule
+    scheduler: str = "identity"
+    notes: tuple[str, ...] = field(default=())
+
+    def get_map(self) -> isl.UnionMap:
+        """Statement instance -> time stamp, flattened."""
+        return self.tree.get_map()
+
+    def __repr__(self) -> str:
+        lines = [f"Schedule ({self.scheduler})"]
+        lines += [f"  {n}" for n in self.notes]
+        lines.append(_indent(str(self.tree.get_root()), "  "))
+        return "\n".join(lines)
+
+
+def _indent(text: str, pad: str) -> str:
+    return "\n".join(pad + ln for ln in text.splitlines())
+
+
+def identity_schedule(scop) -> Schedule:
+    """The original execution order of the program, unchanged."""
+    return Schedule(scop.schedule, "identity", ("the loop nest as written",))
