@@ -26,3 +26,6 @@ from .pipeline import generate  # noqa: E402
 from .kernel import Kernel  # noqa: E402
 
 __all__ += ["Kernel", "Options", "generate"]
+from .check import check  # noqa: E402
+
+__all__ += ["check"]

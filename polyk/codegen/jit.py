@@ -160,12 +160,34 @@ def build(source: str, *, flags: tuple[str, ...] = (), cc: str | None = None,
         return so
 
 
-def load(path: str, symbol: str, argtypes: list) -> ctypes._CFuncPtr:
-    """The C function ``symbol`` of a shared object, with ctypes argument types set."""
-    # a private copy per load: dlopen caches by path, and a rebuilt entry has the same path
-    lib = ctypes.CDLL(path)
+_loaded: dict[str, ctypes.CDLL] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _private_dir() -> str:
+    return tempfile.mkdtemp(prefix="polyk-loaded-")
+
+
+def load(path: str, symbol: str, argtypes: list):
+    """The C function ``symbol`` of a shared object, with ctypes argument types set.
+
+    The object is loaded from a private copy named by its content hash: ``dlopen`` caches
+    libraries by path (a rebuilt cache entry keeps its path), and a cache file damaged while
+    mapped would take the process down with it.
+    """
+    digest = _sha256_file(path)
+    with _lock:
+        lib = _loaded.get(digest)
+        if lib is None:
+            private = os.path.join(_private_dir(), f"{digest[:32]}.so")
+            if not os.path.exists(private):
+                fd, tmp = tempfile.mkstemp(dir=_private_dir(), suffix=".so")
+                os.close(fd)
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, private)
+            lib = ctypes.CDLL(private)
+            _loaded[digest] = lib
     fn = getattr(lib, symbol)
     fn.argtypes = argtypes
     fn.restype = None
-    fn._polyk_lib = lib  # keep the library alive with the function
     return fn

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import islpy as isl
 
-from ..errors import OptionsError, OutOfBoundsError, SourceError
+from ..errors import OptionsError, OutOfBoundsError, SourceError, UnsupportedError
 from ..types import DType, Lin
 from .expr import ELoad, aff_pretty, aff_to_isl
 from .program import ArgSpec, LoopNode, Program, StmtInfo
@@ -198,6 +198,7 @@ def build_scop(prog: Program, *, sizes: dict | None = None, assume: str | None =
         statements.append(stmt)
 
     schedule = _original_schedule(prog.tree, {s.name: s for s in statements}, context)
+    _check_scalars_assigned(statements, arrays, schedule)
     scop = Scop(prog.name, prog.filename, params, sizes, context, prog.args, arrays,
                 tuple(statements), schedule, prog)
     log.debug("scop %s built in %.1f ms", prog.name, 1e3 * (time.perf_counter() - t0))
@@ -251,6 +252,50 @@ def _check_bounds(stmt: Statement, arrays, decl, context):
                      OutOfBoundsError)
 
 
+def _check_scalars_assigned(statements, arrays, schedule: isl.Schedule):
+    """Refuse a read of a scalar temporary that no earlier statement instance has written
+    (Python's UnboundLocalError; an uninitialised variable in C), e.g. one assigned only
+    under a condition or in a loop that may run zero times."""
+    local = {n for n, a in arrays.items() if a.kind == "local"}
+    if not local:
+        return
+    space = schedule.get_domain().get_space()
+    reads, writes = isl.UnionMap.empty(space), isl.UnionMap.empty(space)
+    for s in statements:
+        for a in s.accesses:
+            if a.array in local:
+                m = isl.UnionMap.from_map(a.relation)
+                if a.kind == "read":
+                    reads = reads.union(m)
+                else:
+                    writes = writes.union(m)
+    if reads.is_empty():
+        return
+    info = isl.UnionAccessInfo.from_sink(reads).set_must_source(writes)
+    unassigned = info.set_schedule(schedule).compute_flow().get_may_no_source()
+    if unassigned.is_empty():
+        return
+    for s in statements:
+        for a in s.reads():
+            if a.array not in local:
+                continue
+            bad = unassigned.intersect(isl.UnionMap.from_map(a.relation))
+            if bad.is_empty():
+                continue
+            pt = bad.domain().sample_point()
+            space_ = pt.get_space()
+            where = [f"{it}={pt.get_coordinate_val(isl.dim_type.set, k).to_python()}"
+                     for k, it in enumerate(s.iterators)]
+            where += [f"{space_.get_dim_name(isl.dim_type.param, k)}="
+                      f"{pt.get_coordinate_val(isl.dim_type.param, k).to_python()}"
+                      for k in range(space_.dim(isl.dim_type.param))]
+            raise _where(s.info,
+                         f"scalar {a.array!r} may be read before it is assigned"
+                         + (f" (e.g. at {', '.join(where)})" if where else "")
+                         + "; assign it on every path before this statement",
+                         UnsupportedError)
+
+
 def _original_schedule(tree: list, stmts: dict, context: isl.Set) -> isl.Schedule:
     """The schedule tree of the program as written: sequences of loops and statements."""
     def leaves(nodes):
@@ -274,8 +319,9 @@ def _original_schedule(tree: list, stmts: dict, context: isl.Set) -> isl.Schedul
                     it = st.iterators[pos]
                     expr = it if n.sign > 0 else f"-{it}"
                     pieces.append(f"{leaf.name}[{', '.join(st.iterators)}] -> [({expr})]")
-                decl = f"[{', '.join(context.get_space().get_var_names(isl.dim_type.param))}] ->"
-                mupa = isl.MultiUnionPwAff(f"{decl} [{{ {'; '.join(pieces)} }}]")
+                # The pieces name iterators only; isl aligns parameters on insertion. (A
+                # "[] ->" prefix would make isl read an empty, zero-dimensional schedule.)
+                mupa = isl.MultiUnionPwAff(f"[{{ {'; '.join(pieces)} }}]")
                 parts.append(inner.insert_partial_schedule(mupa))
             else:
                 dom = isl.UnionSet.from_set(stmts[n.name].domain)

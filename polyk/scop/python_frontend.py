@@ -129,6 +129,8 @@ class _Parser:
         self.statements: list[StmtInfo] = []
         self.scope = _Scope()
         self.n_exists = 0
+        self.bound_names: set[str] = set()  # every name the body assigns (Python's locals)
+        self.loop_names: set[str] = set()   # every name a for loop binds
 
     # ------------------------------------------------------------ errors
     def err(self, node, msg, cls=NotAffineError):
@@ -168,6 +170,13 @@ class _Parser:
             if arg.arg in self.args:
                 raise self.err(arg, f"duplicate argument {arg.arg!r}", UnsupportedError)
             self.args[arg.arg] = spec
+        # As in Python, a name the body assigns anywhere is local to the whole body: a read
+        # before its assignment is an error, never the global of the same name.
+        for n in ast.walk(fdef):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                self.bound_names.add(n.id)
+            if isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                self.loop_names.add(n.target.id)
         tree = self.block(fdef.body, constraints=())
         line = fdef.lineno + self.line_offset
         locals_ = {name: None for name in self.locals}
@@ -375,6 +384,12 @@ class _Parser:
             return ("local", name) if name in self.locals else ("scalar", spec)
         if name in self.locals:
             return "local", name
+        if name in self.loop_names:
+            raise self.err(node, f"loop variable {name!r} is used before its loop",
+                           UnsupportedError)
+        if name in self.bound_names:
+            raise self.err(node, f"scalar {name!r} is read before it is assigned",
+                           UnsupportedError)
         g = self._lookup_global(name)
         if isinstance(g, Param):
             self._add_param(g.name)
