@@ -89,6 +89,10 @@ def _check_array(prog, spec, v, is_written, is_array):
         raise ValueError(f"argument {spec.name} is not C-contiguous; pass "
                          f"np.ascontiguousarray({spec.name}) (results are written in place, "
                          "so polyk does not copy)")
+    if flags is not None and not flags["ALIGNED"]:
+        raise ValueError(f"argument {spec.name} is not aligned to its element size (a view at "
+                         "an odd byte offset); the generated code would read it with "
+                         "undefined behaviour: pass a copy")
     if is_written and flags is not None and not flags["WRITEABLE"]:
         raise ValueError(f"argument {spec.name} is written by {prog.name} but is read-only")
     return v

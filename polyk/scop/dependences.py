@@ -26,6 +26,10 @@ class Dependences:
     anti: isl.UnionMap
     output: isl.UnionMap
     input: isl.UnionMap | None = None
+    per_array: dict = None          # array -> {"flow": ..., "anti": ..., "output": ...}
+
+    def of_array(self, array: str, kind: str) -> isl.UnionMap:
+        return self.per_array[array][kind]
 
     def all(self) -> isl.UnionMap:
         """Every dependence that constrains a schedule (flow, anti, output)."""
@@ -61,25 +65,49 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
     """Flow, anti and output dependences of ``scop`` under its original schedule."""
     t0 = time.perf_counter()
     sched = schedule if schedule is not None else scop.schedule
-    reads, writes = scop.reads(), scop.writes()
-
-    def flow_of(sinks, must=None, may=None, kill=None):
-        info = isl.UnionAccessInfo.from_sink(sinks)
-        if must is not None:
-            info = info.set_must_source(must)
-        if may is not None:
-            info = info.set_may_source(may)
-        if kill is not None:
-            info = info.set_kill(kill)
-        res = info.set_schedule(sched).compute_flow()
-        return res.get_may_dependence()
-
-    flow = flow_of(reads, must=writes)
-    anti = flow_of(writes, may=reads, kill=writes)
-    output = flow_of(writes, must=writes)
-    inp = flow_of(reads, may=reads) if input_deps else None
     ctx = scop.context
-    deps = Dependences(*(d.intersect_params(ctx) if d is not None else None
-                         for d in (flow, anti, output, inp)))
+    empty = isl.UnionMap.empty(ctx.get_space())
+    totals = {k: empty for k in KINDS + ("input",)}
+    per_array = {}
+    for name in scop.arrays:
+        reads = _of(scop.reads(), name)
+        writes = _of(scop.writes(), name)
+        if writes.is_empty():
+            continue
+        found = {
+            "flow": _flow(sched, reads, must=writes),
+            "anti": _flow(sched, writes, may=reads, kill=writes),
+            "output": _flow(sched, writes, must=writes),
+        }
+        found = {k: v.intersect_params(ctx) for k, v in found.items()}
+        per_array[name] = found
+        for k, v in found.items():
+            totals[k] = totals[k].union(v)
+    inp = None
+    if input_deps:
+        inp = _flow(sched, scop.reads(), may=scop.reads()).intersect_params(ctx)
+    deps = Dependences(totals["flow"], totals["anti"], totals["output"], inp, per_array)
     log.debug("dependences of %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return deps
+
+
+def _of(accesses: isl.UnionMap, array: str) -> isl.UnionMap:
+    """The accesses to one array."""
+    out = []
+    accesses.foreach_map(lambda m: out.append(m) if m.get_tuple_name(isl.dim_type.out) == array
+                         else None)
+    res = isl.UnionMap.empty(accesses.get_space())
+    for m in out:
+        res = res.union(isl.UnionMap.from_map(m))
+    return res
+
+
+def _flow(sched, sinks, must=None, may=None, kill=None) -> isl.UnionMap:
+    info = isl.UnionAccessInfo.from_sink(sinks)
+    if must is not None:
+        info = info.set_must_source(must)
+    if may is not None:
+        info = info.set_may_source(may)
+    if kill is not None:
+        info = info.set_kill(kill)
+    return info.set_schedule(sched).compute_flow().get_may_dependence()

@@ -319,9 +319,10 @@ def _original_schedule(tree: list, stmts: dict, context: isl.Set) -> isl.Schedul
                     it = st.iterators[pos]
                     expr = it if n.sign > 0 else f"-{it}"
                     pieces.append(f"{leaf.name}[{', '.join(st.iterators)}] -> [({expr})]")
-                # The pieces name iterators only; isl aligns parameters on insertion. (A
-                # "[] ->" prefix would make isl read an empty, zero-dimensional schedule.)
+                # The pieces name iterators only, so no "[params] ->" prefix (with no
+                # parameters, "[] -> [...]" reads as an empty, zero-dimensional schedule).
                 mupa = isl.MultiUnionPwAff(f"[{{ {'; '.join(pieces)} }}]")
+                mupa = mupa.align_params(context.get_space())
                 parts.append(inner.insert_partial_schedule(mupa))
             else:
                 dom = isl.UnionSet.from_set(stmts[n.name].domain)

@@ -42,6 +42,7 @@ class StmtInfo:
     line: int
     col: int
     code: str                      # the statement's source text
+    loops: tuple[int, ...] = ()    # identities of the enclosing loops (sibling loops differ)
 
 
 @dataclass

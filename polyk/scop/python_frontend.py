@@ -111,6 +111,8 @@ class _Scope:
 
     def __init__(self):
         self.iters: list[str] = []          # enclosing loop iterators
+        self.loop_ids: list[int] = []       # their identities
+        self.n_loops = 0
         self.closed: set[str] = set()       # iterators of loops already closed
 
 
@@ -151,7 +153,10 @@ class _Parser:
         if a.defaults:
             raise self.err(fdef, "op arguments cannot have default values", UnsupportedError)
         try:
-            hints = inspect.get_annotations(fn, eval_str=True)
+            # with "from __future__ import annotations" the annotations are strings: names
+            # an op's body also uses (a parameter local to the defining function) are in
+            # its closure
+            hints = inspect.get_annotations(fn, eval_str=True, locals=dict(self.closure))
         except Exception as e:  # an annotation that does not evaluate
             raise self.err(fdef, f"cannot evaluate the argument annotations: {e}",
                            UnsupportedError) from None
@@ -240,10 +245,13 @@ class _Parser:
             self.n_exists += 1
             bound.append(f"exists ({e} : {it} = {aff_to_isl(lo)} + {step}*{e} and {e} >= 0)")
         self.scope.iters.append(it)
+        self.scope.loop_ids.append(self.scope.n_loops)
+        self.scope.n_loops += 1
         self.scope.closed.discard(it)
         node = LoopNode(it, 1 if step > 0 else -1)
         node.children = self.block(st.body, constraints + tuple(bound))
         self.scope.iters.pop()
+        self.scope.loop_ids.pop()
         self.scope.closed.add(it)
         return node
 
@@ -329,7 +337,8 @@ class _Parser:
         info = StmtInfo(name=name, iterators=tuple(self.scope.iters),
                         constraints=tuple(constraints), body=Assign(target, value, op, reads),
                         filename=self.filename, line=st.lineno + self.line_offset,
-                        col=st.col_offset + 1 + self.col_offset, code=self.text(st))
+                        col=st.col_offset + 1 + self.col_offset, code=self.text(st),
+                        loops=tuple(self.scope.loop_ids))
         self.statements.append(info)
         return info
 
@@ -388,7 +397,8 @@ class _Parser:
             raise self.err(node, f"loop variable {name!r} is used before its loop",
                            UnsupportedError)
         if name in self.bound_names:
-            raise self.err(node, f"scalar {name!r} is read before it is assigned",
+            raise self.err(node, f"{name!r} is read before it is assigned (the body assigns "
+                           f"it, so, as in Python, {name!r} is a local variable throughout)",
                            UnsupportedError)
         g = self._lookup_global(name)
         if isinstance(g, Param):

@@ -1,0 +1,407 @@
+"""The Pluto algorithm (Bondhugula et al., PLDI 2008) in its Pluto+ form (Acharya and
+Bondhugula, PPoPP 2015), over islpy.
+
+One hyperplane at a time, for every statement S an affine function
+``phi_S(i) = c_S . i + c0_S`` is found as the integer lexicographic minimum of
+``(u, w, coefficients)`` subject to, for every dependence not yet satisfied,
+
+    phi_T(t) - phi_S(s) >= 0                      (legality)
+    u . n + w >= phi_T(t) - phi_S(s)              (bounding: small reuse distances)
+
+linearised with Farkas' lemma (farkas.py). Coefficients may be negative (loop reversal,
+backward skews, diamond faces): they lie in [-B, B], and non-triviality and linear
+independence from the hyperplanes already found are encoded with binary decision
+variables. Hyperplanes found in one go form a permutable band; when no further hyperplane
+exists, the dependence graph is cut between strongly connected components (a sequence),
+as the fusion policy says.
+
+    before (gemm, smart fusion)          after
+    for i: for j: S0                      for i: for j: S0          band (i, j), both parallel
+           for k: for j: S1               for i: for j: for k: S1   band (i, j, k), i, j parallel
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import islpy as isl
+import sympy
+
+from ..errors import ScheduleError
+from .farkas import dual_rows, substitute
+from .ilp import ILP
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Row:
+    """One schedule dimension for every statement: a loop hyperplane or a scalar (cut)."""
+
+    kind: str                                  # "loop" or "scalar"
+    band: int                                  # band index for loops, -1 for cuts
+    coeffs: dict                               # statement -> tuple of iterator coefficients
+    consts: dict                               # statement -> constant
+    reason: str = ""                           # for cuts: why the graph was cut
+
+    def expr(self, stmt, iterators) -> str:
+        return affine_text(self.coeffs[stmt], self.consts[stmt], iterators)
+
+
+def affine_text(coeffs, const, iterators, star: str = "") -> str:
+    """``2i + j - 1`` (``star="*"`` gives ``2*i + j - 1`` for isl)."""
+    out = ""
+    for c, it in zip(coeffs, iterators):
+        if not c:
+            continue
+        mag = it if abs(c) == 1 else f"{abs(c)}{star}{it}"
+        out += (" - " if c < 0 else " + ") + mag if out else ("-" if c < 0 else "") + mag
+    if const or not out:
+        out += (" - " if const < 0 else " + ") + str(abs(const)) if out else str(const)
+    return out
+
+
+@dataclass
+class Dep:
+    """One piece (basic map) of a dependence relation between two statements."""
+
+    kind: str
+    src: str
+    dst: str
+    rel: isl.BasicMap
+    legality: list = field(default_factory=list)
+    bounding: list = field(default_factory=list)
+    satisfied_at: int | None = None           # row that strongly satisfies it
+
+
+@dataclass
+class PlutoResult:
+    rows: list[Row]
+    deps: list[Dep]
+    coincident: list[bool]                      # per row (False for scalar rows)
+    permutable: dict                            # band -> bool
+    notes: list[str]
+    seconds: float
+
+
+class Pluto:
+    """The scheduler's state: statements, dependence pieces, rows found so far."""
+
+    def __init__(self, scop, dep_maps, *, fuse="smart", coef_bound=4, shift_bound=None,
+                 deadline=None):
+        self.scop = scop
+        self.fuse = fuse
+        self.B = coef_bound
+        self.shift_bound = shift_bound
+        self.deadline = deadline
+        self.stmts = [s.name for s in scop.statements]
+        self.dim = {s.name: len(s.iterators) for s in scop.statements}
+        self.iters = {s.name: s.iterators for s in scop.statements}
+        self.order = {s: k for k, s in enumerate(self.stmts)}
+        self.params = list(scop.params)
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.deps = self._pieces(dep_maps)
+
+    # ------------------------------------------------------------ set-up
+    def _pieces(self, dep_maps) -> list[Dep]:
+        out = []
+        for kind, umap in dep_maps:
+            maps = []
+            umap.foreach_map(maps.append)
+            for m in maps:
+                m = m.intersect_params(self.scop.context)
+                src = m.get_tuple_name(isl.dim_type.in_)
+                dst = m.get_tuple_name(isl.dim_type.out)
+                pieces = []
+                m.foreach_basic_map(pieces.append)
+                for bm in pieces:
+                    if bm.is_empty():
+                        continue
+                    d = Dep(kind, src, dst, bm)
+                    self._linearise(d)
+                    out.append(d)
+        return out
+
+    def _cvar(self, s, k):
+        return f"cp_{s}_{k}", f"cn_{s}_{k}"
+
+    def _phi(self, s, k, sign) -> dict:
+        p, n = self._cvar(s, k)
+        return {p: sign, n: -sign}
+
+    def _linearise(self, d: Dep):
+        params, rows = dual_rows(d.rel)
+        ms, mt = self.dim[d.src], self.dim[d.dst]
+        c0s, c0t = f"c0_{d.src}", f"c0_{d.dst}"
+
+        def images(sign):  # coordinates of sign*(phi_T(t) - phi_S(s))
+            cst = {c0t: sign}
+            cst[c0s] = cst.get(c0s, 0) - sign
+            out = [cst]
+            out += [{} for _ in params]
+            out += [self._phi(d.src, k, -sign) for k in range(ms)]
+            out += [self._phi(d.dst, k, sign) for k in range(mt)]
+            return out
+
+        leg = images(1)
+        bnd = images(-1)
+        bnd[0] = dict(bnd[0])
+        bnd[0]["w"] = bnd[0].get("w", 0) + 1
+        for j, p in enumerate(params):
+            bnd[1 + j] = {f"u_{p}": 1}
+        d.legality = substitute(rows, leg)
+        d.bounding = substitute(rows, bnd)
+
+    # ------------------------------------------------------------ rank bookkeeping
+    def hyperplanes(self, s) -> list[tuple[int, ...]]:
+        return [r.coeffs[s] for r in self.rows if r.kind == "loop"]
+
+    def rank(self, s) -> int:
+        h = self.hyperplanes(s)
+        return sympy.Matrix(h).rank() if h and self.dim[s] else 0
+
+    def full_rank(self, s) -> bool:
+        return self.rank(s) >= self.dim[s]
+
+    def unsatisfied(self) -> list[Dep]:
+        return [d for d in self.deps if d.satisfied_at is None]
+
+    # ------------------------------------------------------------ hyperplane search
+    def find_hyperplane(self, active: list[Dep]) -> Row | None:
+        ilp = ILP()
+        for p in self.params:
+            ilp.var(f"u_{p}", 0)
+        ilp.var("w", 0)
+        for s in self.stmts:
+            # innermost iterators first, so the lexicographic minimum keeps the original
+            # loop order where it can; the negative part first, so +i beats -i
+            for k in reversed(range(self.dim[s])):
+                p, n = self._cvar(s, k)
+                ilp.var(n, 0, self.B)
+                ilp.var(p, 0, self.B)
+            ilp.var(f"c0_{s}", 0, self.shift_bound)
+        for d in active:
+            for is_eq, row in d.legality + d.bounding:
+                (ilp.eq if is_eq else ilp.ge)(row)
+        for s in self.stmts:
+            if not self.full_rank(s):
+                self._independence(ilp, s)
+        sol = ilp.lexmin(deadline=self.deadline)
+        if sol is None:
+            return None
+        coeffs, consts = {}, {}
+        for s in self.stmts:
+            coeffs[s] = tuple(sol[f"cp_{s}_{k}"] - sol[f"cn_{s}_{k}"]
+                              for k in range(self.dim[s]))
+            consts[s] = sol[f"c0_{s}"]
+        return Row("loop", -1, coeffs, consts)
+
+    def _independence(self, ilp: ILP, s: str):
+        """At least one row r of the orthogonal complement of the hyperplanes found for s
+        has r.c != 0: binaries pick a sign, big-M switches the other constraints off."""
+        m = self.dim[s]
+        h = self.hyperplanes(s)
+        if h:
+            basis = sympy.Matrix(h).nullspace()
+            comp = []
+            for v in basis:
+                den = sympy.ilcm(*[sympy.fraction(x)[1] for x in v]) if len(v) else 1
+                comp.append([int(x * den) for x in v])
+        else:
+            comp = [[int(i == k) for i in range(m)] for k in range(m)]
+        picks = {}
+        for j, r in enumerate(comp):
+            big = 1 + self.B * sum(abs(x) for x in r)
+            dot = {}
+            for k, x in enumerate(r):
+                if x:
+                    p, n = self._cvar(s, k)
+                    dot[p] = dot.get(p, 0) + x
+                    dot[n] = dot.get(n, 0) - x
+            bp = ilp.var(f"bp_{s}_{j}_{len(self.rows)}", 0, 1)
+            bn = ilp.var(f"bn_{s}_{j}_{len(self.rows)}", 0, 1)
+            # bp = 1  =>  r.c >= 1 ;  bn = 1  =>  r.c <= -1
+            ilp.ge({**dot, bp: -big, 1: big - 1})
+            ilp.ge({**{v: -c for v, c in dot.items()}, bn: -big, 1: big - 1})
+            picks[bp] = 1
+            picks[bn] = 1
+        ilp.ge({**picks, 1: -1})
+
+    # ------------------------------------------------------------ satisfaction
+    def _row_map(self, row: Row, stmt) -> isl.Map:
+        decl = self.scop.params_decl
+        its = self.iters[stmt]
+        expr = affine_text(row.coeffs[stmt], row.consts[stmt], its, "*")
+        return isl.Map(f"{decl} {{ {stmt}[{', '.join(its)}] -> [{expr}] }}")
+
+    def deltas(self, row: Row, d: Dep) -> isl.Set:
+        m = isl.Map.from_basic_map(d.rel)
+        return m.apply_domain(self._row_map(row, d.src)).apply_range(
+            self._row_map(row, d.dst)).deltas()
+
+    def update_satisfaction(self, index: int):
+        row = self.rows[index]
+        for d in self.unsatisfied():
+            delta = self.deltas(row, d)
+            if delta.intersect(isl.Set(f"{self.scop.params_decl} {{ [x] : x <= 0 }}")
+                               ).is_empty():
+                d.satisfied_at = index
+
+    # ------------------------------------------------------------ cuts
+    def sccs(self, deps: list[Dep]) -> list[list[str]]:
+        """Strongly connected components of the dependence graph, in a topological order
+        that keeps the original statement order where the graph allows."""
+        succ = {s: set() for s in self.stmts}
+        for d in deps:
+            succ[d.src].add(d.dst)
+        index, low, stack, on, comps = {}, {}, [], set(), []
+        counter = [0]
+
+        def visit(v):
+            index[v] = low[v] = counter[0]
+            counter[0] += 1
+            stack.append(v)
+            on.add(v)
+            for w in sorted(succ[v], key=self.order.get):
+                if w not in index:
+                    visit(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                comps.append(sorted(comp, key=self.order.get))
+
+        for v in self.stmts:
+            if v not in index:
+                visit(v)
+        # order components topologically, preferring original order (Kahn's algorithm)
+        comp_of = {s: k for k, c in enumerate(comps) for s in c}
+        preds = {k: set() for k in range(len(comps))}
+        for d in deps:
+            a, b = comp_of[d.src], comp_of[d.dst]
+            if a != b:
+                preds[b].add(a)
+        done, out = set(), []
+        while len(out) < len(comps):
+            ready = [k for k in range(len(comps)) if k not in done and preds[k] <= done]
+            k = min(ready, key=lambda k: self.order[comps[k][0]])
+            done.add(k)
+            out.append(comps[k])
+        return out
+
+    def cut(self, groups: list[list[str]], reason: str) -> bool:
+        """Add a scalar row numbering the groups; False if it would separate nothing new."""
+        if len(groups) < 2:
+            return False
+        consts = {}
+        for k, g in enumerate(groups):
+            for s in g:
+                consts[s] = k
+        # separating statements already apart adds nothing
+        prev = self._partition()
+        new = {}
+        for s in self.stmts:
+            new.setdefault((prev[s], consts[s]), []).append(s)
+        if len(new) == len(set(prev.values())):
+            return False
+        self.rows.append(Row("scalar", -1, {s: (0,) * self.dim[s] for s in self.stmts},
+                             consts, reason))
+        self.update_satisfaction(len(self.rows) - 1)
+        self.notes.append(f"cut ({reason}): " + " | ".join(
+            "{" + ", ".join(g) + "}" for g in groups))
+        return True
+
+    def _partition(self) -> dict:
+        """Statements grouped by their scalar rows so far."""
+        return {s: tuple(r.consts[s] for r in self.rows if r.kind == "scalar")
+                for s in self.stmts}
+
+    def smart_groups(self, comps):
+        """Consecutive SCCs of equal depth stay together; a change of depth cuts."""
+        groups = []
+        for c in comps:
+            depth = max(self.dim[s] for s in c)
+            if groups and groups[-1][0] == depth:
+                groups[-1][1].extend(c)
+            else:
+                groups.append((depth, list(c)))
+        return [g for _, g in groups]
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> PlutoResult:
+        t0 = time.perf_counter()
+        comps = self.sccs(self.unsatisfied())
+        if self.fuse == "none":
+            self.cut(comps, "fuse='none' distributes every SCC")
+        elif self.fuse == "smart":
+            self.cut(self.smart_groups(comps), "smart fusion: SCCs of different depth")
+        band = 0
+        band_rows = 0
+        active = self.unsatisfied()
+        max_rows = 4 * (max(self.dim.values(), default=0) + len(self.stmts)) + 8
+        while len(self.rows) < max_rows:
+            if all(self.full_rank(s) for s in self.stmts) and not self.unsatisfied():
+                break
+            row = None
+            if not all(self.full_rank(s) for s in self.stmts):
+                row = self.find_hyperplane(active)
+            if row is not None:
+                row.band = band
+                self.rows.append(row)
+                band_rows += 1
+                self.update_satisfaction(len(self.rows) - 1)
+                continue
+            if band_rows:          # close the band: drop what it satisfied, try again
+                band += 1
+                band_rows = 0
+                active = self.unsatisfied()
+                continue
+            comps = self.sccs(active)
+            if not self.cut(comps, "no common hyperplane: distribute the SCCs"):
+                raise ScheduleError(
+                    "Pluto found no hyperplane and no cut for statements "
+                    f"{sorted({d.src for d in active} | {d.dst for d in active})}")
+            active = self.unsatisfied()
+        else:
+            raise ScheduleError(f"Pluto did not converge after {max_rows} rows")
+        coincident = [self.is_parallel(k) for k in range(len(self.rows))]
+        permutable = {}
+        for k, r in enumerate(self.rows):
+            if r.kind == "loop":
+                permutable[r.band] = True
+        return PlutoResult(self.rows, self.deps, coincident, permutable, self.notes,
+                           time.perf_counter() - t0)
+
+    def is_parallel(self, index: int) -> bool:
+        """Distance 0 along the row for every dependence not satisfied by an outer row."""
+        row = self.rows[index]
+        if row.kind != "loop":
+            return False
+        zero = isl.Set(f"{self.scop.params_decl} {{ [0] }}")
+        for d in self.deps:
+            if d.satisfied_at is not None and d.satisfied_at < index:
+                continue
+            if not self.deltas(row, d).is_subset(zero):
+                return False
+        return True
+
+
+def pluto_schedule(scop, deps, *, fuse="smart", coef_bound=4, timeout=60.0,
+                   private=()) -> PlutoResult:
+    """Run Pluto on the flow, anti and output dependences of ``scop``."""
+    kinds = [("flow", deps.flow), ("anti", deps.anti), ("output", deps.output)]
+    p = Pluto(scop, kinds, fuse=fuse, coef_bound=coef_bound,
+              deadline=time.perf_counter() + timeout)
+    res = p.run()
+    log.debug("pluto on %s: %d rows in %.2f s", scop.name, len(res.rows), res.seconds)
+    return res

@@ -1,0 +1,55 @@
+"""From Pluto's rows to an isl schedule tree: scalar rows become sequence nodes (one filter
+per value, in order), runs of loop rows of one band become band nodes, marked permutable,
+with their parallel members marked coincident."""
+
+from __future__ import annotations
+
+import islpy as isl
+
+from .pluto import affine_text
+
+
+def rows_to_tree(scop, rows, coincident) -> isl.Schedule:
+    stmts = {s.name: s for s in scop.statements}
+    decl = scop.params_decl
+
+    def domain(group) -> isl.UnionSet:
+        out = isl.UnionSet.empty(scop.context.get_space())
+        for g in group:
+            out = out.union(isl.UnionSet.from_set(stmts[g].domain))
+        return out
+
+    def build(group: list[str], r: int) -> isl.Schedule:
+        if r == len(rows):
+            return isl.Schedule.from_domain(domain(group))
+        row = rows[r]
+        if row.kind == "scalar":
+            values = sorted({row.consts[g] for g in group})
+            if len(values) == 1:
+                return build(group, r + 1)
+            parts = [build([g for g in group if row.consts[g] == v], r + 1) for v in values]
+            out = parts[0]
+            for p in parts[1:]:
+                out = out.sequence(p)
+            return out
+        end = r
+        while end < len(rows) and rows[end].kind == "loop" and rows[end].band == row.band:
+            end += 1
+        inner = build(group, end)
+        members = []
+        for k in range(r, end):
+            pieces = []
+            for g in group:
+                its = stmts[g].iterators
+                expr = affine_text(rows[k].coeffs[g], rows[k].consts[g], its, "*")
+                pieces.append(f"{g}[{', '.join(its)}] -> [({expr})]")
+            members.append("{ " + "; ".join(pieces) + " }")
+        mupa = isl.MultiUnionPwAff(f"{decl} [{', '.join(members)}]")
+        sched = inner.insert_partial_schedule(mupa)
+        node = sched.get_root().child(0)
+        node = node.band_set_permutable(1)
+        for k in range(r, end):
+            node = node.band_member_set_coincident(k - r, int(bool(coincident[k])))
+        return node.get_schedule()
+
+    return build([s.name for s in scop.statements], 0)
