@@ -7,16 +7,24 @@ from dataclasses import dataclass, field
 
 from .errors import OptionsError
 
-TARGETS = ("c",)
-SCHEDULERS = ("identity",)
+TARGETS = ("c", "openmp")
+SCHEDULERS = ("pluto", "isl", "identity")
+FUSIONS = ("smart", "max", "none")
 
 
 @dataclass(frozen=True)
 class Options:
     """Options of ``polyk.generate`` (each is also a keyword of ``generate``).
 
-    target       "c" (serial C)
-    scheduler    "identity" (the loop nest as written)
+    target       "c" (serial C) or "openmp" (parallel loops get ``omp parallel for``;
+                 the thread count follows OMP_NUM_THREADS)
+    scheduler    "pluto" (polyk's Pluto+), "isl" (isl's scheduler) or "identity" (the loop
+                 nest as written)
+    fuse         fusion policy of "pluto" and "isl": "smart" (default), "max", "none"
+    wavefront    skew the outermost band into a wavefront when it has no parallel loop
+                 (pipelined parallelism; pays off once tiling lands)
+    coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
+    schedule_timeout  seconds the scheduler may take before it stops with an error
     sizes        {"N": 1024}: fix parameters to constants and specialise the code
     assume       extra constraints on parameters, in isl syntax ("N >= 4 and M >= N")
     compile      False: stop after printing the source (no compiler needed)
@@ -27,7 +35,11 @@ class Options:
     """
 
     target: str = "c"
-    scheduler: str = "identity"
+    scheduler: str = "pluto"
+    fuse: str | None = None
+    wavefront: bool = False
+    coef_bound: int = 4
+    schedule_timeout: float = 60.0
     sizes: dict = field(default_factory=dict)
     assume: str | None = None
     compile: bool = True
@@ -41,6 +53,22 @@ class Options:
         if self.scheduler not in SCHEDULERS:
             raise OptionsError(f"unknown scheduler {self.scheduler!r}; choose one of "
                                f"{SCHEDULERS}")
+        if self.fuse is not None:
+            if self.scheduler == "identity":
+                raise OptionsError("scheduler='identity' keeps the loop nest as written and "
+                                   "takes no fusion option (fuse=...)")
+            if self.fuse not in FUSIONS:
+                raise OptionsError(f"unknown fusion policy {self.fuse!r}; choose one of "
+                                   f"{FUSIONS}")
+        elif self.scheduler != "identity":
+            object.__setattr__(self, "fuse", "smart")
+        if isinstance(self.coef_bound, bool) or not isinstance(self.coef_bound, int) \
+                or self.coef_bound < 1:
+            raise OptionsError(f"coef_bound must be a positive integer, got {self.coef_bound!r}")
+        if not isinstance(self.schedule_timeout, (int, float)) or self.schedule_timeout <= 0:
+            raise OptionsError("schedule_timeout must be a positive number of seconds")
+        if not isinstance(self.wavefront, bool):
+            raise OptionsError("wavefront must be True or False")
         if not isinstance(self.sizes, dict):
             raise OptionsError("sizes must be a dict such as {'N': 1024}")
         for k, v in self.sizes.items():
@@ -59,8 +87,9 @@ class Options:
         if unknown:
             raise OptionsError(f"unknown option(s) {', '.join(unknown)}; options are "
                                f"{', '.join(sorted(names))}")
-        base = options or cls()
-        return dataclasses.replace(base, **kw)
+        if options is not None:
+            return dataclasses.replace(options, **kw)
+        return cls(**kw)
 
     def flags(self) -> tuple[str, ...]:
         out = []

@@ -10,34 +10,80 @@ import time
 
 from .codegen import jit
 from .codegen.c_printer import print_c
+from .errors import ScheduleError
 from .options import Options
-from .schedule import check_schedule, identity_schedule
+from .schedule import Schedule, check_schedule
+from .schedule.isl_scheduler import isl_schedule
+from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
+from .schedule.pluto import pluto_schedule
+from .schedule.tree import rows_to_tree
 from .scop import compute_dependences
+from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
 
 log = logging.getLogger(__name__)
 
 
-def schedule_scop(scop, deps, options: Options):
-    """The schedule the options ask for (only the original order so far)."""
-    return identity_schedule(scop)
+def schedule_scop(scop, deps, options: Options) -> Schedule:
+    """The schedule the options ask for, with parallel members and (for OpenMP) marks."""
+    notes = []
+    pluto = None
+    if options.scheduler == "identity":
+        tree = scop.schedule
+        notes.append("the loop nest as written")
+    else:
+        private = privatizable(scop, deps)
+        tree, pluto = _reschedule(scop, deps, options, private)
+        if private:
+            try:
+                check_schedule(scop, tree)
+                notes.append("private scalars: " + ", ".join(sorted(private)))
+            except ScheduleError:
+                notes.append(f"scalars {', '.join(sorted(private))} kept shared: the "
+                             "schedule found with them private interleaved their uses")
+                tree, pluto = _reschedule(scop, deps, options, {})
+    always, scalars = split_for_coincidence(scop, deps)
+    tree = mark_coincident(tree, always, scalars)
+    if options.wavefront:
+        waved = wavefront(tree)
+        if waved is not tree:
+            tree = mark_coincident(waved, always, scalars)
+            notes.append("outermost band skewed into a wavefront")
+    if options.target == "openmp":
+        tree = insert_parallel_marks(tree)
+    if pluto is not None:
+        notes.extend(pluto.notes)
+    return Schedule(tree, options.scheduler, tuple(notes), pluto)
+
+
+def _reschedule(scop, deps, options, private):
+    sched_deps = drop_private_deps(scop, deps, private) if private else deps
+    if options.scheduler == "pluto":
+        res = pluto_schedule(scop, sched_deps, fuse=options.fuse,
+                             coef_bound=options.coef_bound, timeout=options.schedule_timeout)
+        return rows_to_tree(scop, res.rows), res
+    return isl_schedule(scop, sched_deps, fuse=options.fuse), None
 
 
 def generate(op, target: str = "c", *, options: Options | None = None, **kw):
     """Generate (and by default compile) a kernel for ``op``.
 
-    ``target`` is "c"; further options (see ``polyk.Options``) are keywords:
-    ``sizes=``, ``assume=``, ``compile=``, ``fp_contract=``, ``cc=``, ``cflags=``.
+    ``target`` is "c" or "openmp"; further options (see ``polyk.Options``) are keywords:
+    ``scheduler=``, ``fuse=``, ``sizes=``, ``assume=``, ``compile=``, ``fp_contract=``, ...
     """
     from .kernel import Kernel
     opts = Options.from_keywords(options, target=target, **kw)
     t0 = time.perf_counter()
     scop = op.scop(sizes=opts.sizes, assume=opts.assume)
     deps = compute_dependences(scop)
+    t1 = time.perf_counter()
     schedule = schedule_scop(scop, deps, opts)
+    t2 = time.perf_counter()
     check_schedule(scop, schedule)
+    t3 = time.perf_counter()
     cfunc = print_c(scop, schedule)
     so = None
     if opts.compile:
         so = jit.build(cfunc.text, flags=opts.flags(), cc=opts.cc)
-    log.debug("generated %s in %.2f s", scop.name, time.perf_counter() - t0)
+    log.debug("%s: scop+deps %.2f s, schedule %.2f s, check %.2f s, print+compile %.2f s",
+              scop.name, t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
     return Kernel(op, scop, deps, schedule, cfunc, opts, so)

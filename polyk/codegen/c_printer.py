@@ -16,6 +16,7 @@ import cgen as c
 import islpy as isl
 
 from ..scop.expr import aff_to_c
+from ..schedule.schedule import PARALLEL_MARK
 from .c_expr import BodyPrinter, ast_expr, c_name
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,14 @@ def build_ast(scop, schedule) -> isl.AstNode:
     return build.node_from_schedule(tree)
 
 
-def print_c(scop, schedule, *, name: str | None = None, pragmas=None) -> CFunction:
+def print_c(scop, schedule, *, name: str | None = None) -> CFunction:
     """C source of ``scop`` run in the order of ``schedule``."""
     t0 = time.perf_counter()
     fname = name or f"polyk_{c_name(scop.name)}"
     node = build_ast(scop, schedule)
     free_params = [p for p in scop.params if p not in scop.fixed]
     names = {p: c_name(p) for p in scop.params}
-    printer = _Printer(scop, names, pragmas or {})
+    printer = _Printer(scop, names)
     body = printer.node(node)
 
     decls = []
@@ -78,8 +79,10 @@ def print_c(scop, schedule, *, name: str | None = None, pragmas=None) -> CFuncti
 
     header = _header(scop, fname, free_params, schedule)
     helpers = _helpers()
-    module = c.Module([c.Comment(header), c.Include("stdint.h"), c.Include("math.h"),
-                       c.Line(helpers), fn])
+    includes = [c.Include("stdint.h"), c.Include("math.h")]
+    if printer.used_openmp:
+        includes.append(c.Include("omp.h"))
+    module = c.Module([c.Comment(header), *includes, c.Line(helpers), fn])
     text = str(module) + "\n"
     log.debug("printed C for %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return CFunction(text, fname, free_params, list(scop.args), node)
@@ -113,35 +116,63 @@ def _header(scop, fname, free_params, schedule) -> str:
 
 
 class _Printer:
-    def __init__(self, scop, names, pragmas):
+    def __init__(self, scop, names):
         self.scop = scop
         self.names = names
-        self.pragmas = pragmas  # mark name -> list of pragma texts before the loop it marks
+        self.in_parallel = False
+        self.used_openmp = False
         self.stmts = {s.name: s for s in scop.statements}
         self.bodies = {}
 
-    def node(self, n: isl.AstNode) -> list:
+    def node(self, n: isl.AstNode, pragma: str | None = None) -> list:
+        """cgen nodes for an AST node; ``pragma`` goes before the outermost loops below."""
         t = n.get_type()
         if t == isl.ast_node_type.block:
             kids = n.block_get_children()
             out = []
             for i in range(kids.n_ast_node()):
-                out += self.node(kids.get_at(i))
+                out += self.node(kids.get_at(i), pragma)
             return out
         if t == isl.ast_node_type.for_:
-            return [self.loop(n)]
+            if pragma is None or n.for_is_degenerate():
+                return [self.loop(n)]
+            self.in_parallel = True
+            self.used_openmp = True
+            try:
+                return [c.Pragma(pragma), self.loop(n)]
+            finally:
+                self.in_parallel = False
         if t == isl.ast_node_type.if_:
             cond = _strip(ast_expr(n.if_get_cond(), self.names))
-            then = c.Block(self.node(n.if_get_then_node()))
-            other = c.Block(self.node(n.if_get_else_node())) if n.if_has_else_node() else None
+            then = c.Block(self.node(n.if_get_then_node(), pragma))
+            other = (c.Block(self.node(n.if_get_else_node(), pragma))
+                     if n.if_has_else_node() else None)
             return [c.If(cond, then, other)]
         if t == isl.ast_node_type.user:
             return [self.user(n.user_get_expr())]
         if t == isl.ast_node_type.mark:
             mark = n.mark_get_id().get_name()
-            inner = self.node(n.mark_get_node())
-            return [c.Pragma(p) for p in self.pragmas.get(mark, ())] + inner
+            inner = n.mark_get_node()
+            if mark == PARALLEL_MARK and pragma is None and not self.in_parallel:
+                return self.node(inner, pragma=self._omp_pragma(inner))
+            return self.node(inner, pragma=pragma)
         raise NotImplementedError(f"isl AST node type {t}")
+
+    def _omp_pragma(self, n: isl.AstNode) -> str:
+        """``omp parallel for``, with the scalar variables used below made private."""
+        used = set()
+
+        def visit(node):
+            if node.get_type() == isl.ast_node_type.user:
+                name = node.user_get_expr().get_op_arg(0).get_id().get_name()
+                for a in self.stmts[name].accesses:
+                    if not self.scop.arrays[a.array].shape:
+                        used.add(c_name(a.array))
+            return True
+
+        n.foreach_descendant_top_down(visit)
+        private = f" private({', '.join(sorted(used))})" if used else ""
+        return f"omp parallel for schedule(static){private}"
 
     def loop(self, n: isl.AstNode):
         it = ast_expr(n.for_get_iterator(), self.names)

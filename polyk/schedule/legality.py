@@ -1,9 +1,17 @@
-"""An independent legality check of a schedule.
+"""An independent legality check of a schedule and of its parallel marks.
 
-It shares no code with the dependence analysis or the schedulers: it recomputes the
-memory-based dependences directly from the SCoP's access relations and original order
-(every pair of accesses to the same element, at least one a write, in original execution
-order), then requires the new schedule to run every such source strictly before its target.
+It shares no code with the dependence analysis, the schedulers or the parallelism test: it
+starts again from the SCoP's access relations and original order.
+
+- Arrays: every pair of accesses to one element, one of them a write (memory-based
+  conflicts), must run in the original order.
+- Scalar temporaries (which the printed code may keep private to a parallel loop): every
+  value read must still come from the write it came from originally (isl's dataflow
+  analysis, run here on the scalar alone), and no other write of the scalar may fall
+  between that write and the read.
+- A loop marked parallel (``#pragma omp parallel for``): no array conflict between two of
+  its iterations; scalars in it are private, so no value may flow into, out of, or across
+  iterations of the loop through them.
 """
 
 from __future__ import annotations
@@ -11,38 +19,159 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import ScheduleError
+from .schedule import PARALLEL_MARK
+
+_SCALAR_KINDS = ("local", "scalar_arg")
 
 
-def _conflicts(scop) -> isl.UnionMap:
-    """Pairs (source instance -> target instance) touching one element, one of them writing,
-    with the source first in the original order."""
-    reads, writes = scop.reads(), scop.writes()
+def _accesses(scop, kind, names) -> isl.UnionMap:
+    out = isl.UnionMap.empty(scop.context.get_space())
+    for s in scop.statements:
+        for a in s.accesses:
+            if a.kind == kind and a.array in names:
+                out = out.union(isl.UnionMap.from_map(a.relation))
+    return out
+
+
+def _memory_conflicts(scop, names) -> isl.UnionMap:
+    """Source -> target pairs on the same element, one a write, source first originally."""
+    reads, writes = _accesses(scop, "read", names), _accesses(scop, "write", names)
     same = writes.apply_range(writes.reverse())
     same = same.union(writes.apply_range(reads.reverse()))
     same = same.union(reads.apply_range(writes.reverse()))
     orig = scop.schedule.get_map()
-    before = orig.lex_lt_union_map(orig)
-    return same.intersect(before).intersect_params(scop.context)
+    return same.intersect(orig.lex_lt_union_map(orig)).intersect_params(scop.context)
+
+
+def _scalar_flow(scop, name) -> tuple[isl.UnionMap, isl.UnionSet]:
+    """Value-based flow of one scalar, and the reads whose value comes from outside."""
+    reads, writes = _accesses(scop, "read", {name}), _accesses(scop, "write", {name})
+    info = isl.UnionAccessInfo.from_sink(reads).set_must_source(writes)
+    res = info.set_schedule(scop.schedule).compute_flow()
+    flow = res.get_may_dependence().intersect_params(scop.context)
+    no_source = res.get_may_no_source().domain().intersect_params(scop.context)
+    return flow, no_source
+
+
+def _names(scop):
+    arrays = [a.name for a in scop.arrays.values() if a.kind not in _SCALAR_KINDS]
+    scalars = [a.name for a in scop.arrays.values() if a.kind in _SCALAR_KINDS]
+    return arrays, scalars
+
+
+def _describe(scop, violated: isl.UnionMap, what: str) -> str:
+    maps = []
+    violated.foreach_map(maps.append)
+    m = maps[0]
+    src, dst = m.get_tuple_name(isl.dim_type.in_), m.get_tuple_name(isl.dim_type.out)
+    line = {s.name: s.line for s in scop.statements}
+    return (f"{what}: {src} (line {line[src]}) -> {dst} (line {line[dst]}) "
+            f"{m.coalesce()}")
 
 
 def check_schedule(scop, schedule) -> None:
-    """Raise ``ScheduleError`` naming a violated dependence if ``schedule`` is illegal."""
+    """Raise ``ScheduleError`` naming a violated dependence if ``schedule`` (a Schedule or
+    an isl.Schedule) is illegal or marks a loop parallel that is not."""
     tree = schedule.tree if hasattr(schedule, "tree") else schedule
-    new = tree.get_map().intersect_domain(scop.domain())
-    if not new.domain().is_equal(scop.domain()):
-        missing = scop.domain().subtract(new.domain())
-        raise ScheduleError(f"the schedule does not cover every statement instance: {missing}")
-    conflicts = _conflicts(scop)
-    ordered = new.lex_lt_union_map(new)
-    violated = conflicts.subtract(ordered)
+    dom = scop.domain()
+    new = tree.get_map().intersect_domain(dom)
+    if not new.domain().is_equal(dom):
+        raise ScheduleError("the schedule does not cover every statement instance: "
+                            f"{dom.subtract(new.domain())}")
+    before = new.lex_lt_union_map(new)
+    arrays, scalars = _names(scop)
+    violated = _memory_conflicts(scop, set(arrays)).subtract(before)
     if not violated.is_empty():
-        maps = []
-        violated.foreach_map(maps.append)
-        m = maps[0]
-        src, dst = m.get_tuple_name(isl.dim_type.in_), m.get_tuple_name(isl.dim_type.out)
-        lines = {s.name: s.line for s in scop.statements}
-        raise ScheduleError(
-            f"illegal schedule: it runs instances of {dst} (line {lines[dst]}) before or "
-            f"together with instances of {src} (line {lines[src]}) that they depend on, "
-            f"e.g. {m.sample().coalesce() if hasattr(m, 'sample') else m}; violated: "
-            f"{m.coalesce()}")
+        raise ScheduleError(_describe(scop, violated, "illegal schedule: it reverses the "
+                                      "dependence"))
+    for name in scalars:
+        flow, no_source = _scalar_flow(scop, name)
+        lost = flow.subtract(before)
+        if not lost.is_empty():
+            raise ScheduleError(_describe(scop, lost, f"illegal schedule: scalar {name} is "
+                                          "read before the write it depends on"))
+        writes = _accesses(scop, "write", {name}).domain()
+        between = before.intersect_range(writes).apply_range(before.intersect_domain(writes))
+        clobbered = flow.intersect(between)
+        if not clobbered.is_empty():
+            raise ScheduleError(_describe(scop, clobbered, f"illegal schedule: another "
+                                          f"write of scalar {name} falls between"))
+        if not no_source.is_empty():
+            # a read of a value from outside the SCoP: no write may move before it
+            reads_out = _accesses(scop, "read", {name}).intersect_domain(no_source).domain()
+            orig = scop.schedule.get_map()
+            pairs = isl.UnionMap.from_domain_and_range(reads_out, writes).intersect(
+                orig.lex_lt_union_map(orig))
+            bad = pairs.subtract(before)
+            if not bad.is_empty():
+                raise ScheduleError(_describe(scop, bad, f"illegal schedule: scalar {name}"
+                                              " is overwritten before its incoming value"
+                                              " is read"))
+    _check_parallel_marks(scop, tree, arrays, scalars)
+
+
+def _check_parallel_marks(scop, tree, arrays, scalars):
+    conflicts = _memory_conflicts(scop, set(arrays))
+    conflicts = conflicts.union(conflicts.reverse())
+    flows = {n: _scalar_flow(scop, n) for n in scalars}
+    problems = []
+
+    def visit(node):
+        if node.get_type() == isl.schedule_node_type.mark and \
+                node.mark_get_id().get_name() == PARALLEL_MARK:
+            band = node.child(0)
+            if band.get_type() != isl.schedule_node_type.band:
+                problems.append("a parallel mark that is not above a loop")
+                return True
+            err = _loop_problem(scop, band, conflicts, flows)
+            if err:
+                problems.append(err)
+        return True
+
+    tree.get_root().foreach_descendant_top_down(visit)
+    if problems:
+        raise ScheduleError(problems[0])
+
+
+def _loop_problem(scop, band, conflicts, flows) -> str | None:
+    dom = band.get_domain()
+    prefix = band.get_prefix_schedule_union_map()
+    same_prefix = prefix.apply_range(prefix.reverse())
+    member = isl.UnionMap.from_union_pw_aff(band.band_get_partial_schedule().get_at(0))
+
+    def carried(pairs):
+        pairs = pairs.intersect_domain(dom).intersect_range(dom).intersect(same_prefix)
+        if pairs.is_empty():
+            return None
+        moved = pairs.apply_domain(member).apply_range(member)
+        bad = moved.deltas().subtract(isl.UnionSet("{ [0] }"))
+        return None if bad.is_empty() else pairs
+
+    bad = carried(conflicts)
+    if bad is not None:
+        return _describe(scop, _carried_pairs(bad, member),
+                         "a loop marked parallel carries the dependence")
+    for name, (flow, no_source) in flows.items():
+        touched = _accesses(scop, "read", {name}).union(_accesses(scop, "write", {name}))
+        inside = touched.domain().intersect(dom)
+        if inside.is_empty():
+            continue
+        if not no_source.intersect(inside).is_empty():
+            return (f"scalar {name} is private to a parallel loop but reads a value from "
+                    "before the loop")
+        crossing = flow.intersect_domain(dom).subtract(flow.intersect_range(dom)).union(
+            flow.intersect_range(dom).subtract(flow.intersect_domain(dom)))
+        if not crossing.is_empty():
+            return _describe(scop, crossing, f"scalar {name} is private to a parallel loop "
+                             "but its value flows into or out of the loop")
+        if carried(flow) is not None:
+            return _describe(scop, _carried_pairs(carried(flow), member),
+                             f"scalar {name} carries a value across iterations of a loop "
+                             "marked parallel")
+    return None
+
+
+def _carried_pairs(pairs: isl.UnionMap, member: isl.UnionMap) -> isl.UnionMap:
+    """The pairs whose member values differ."""
+    same = member.apply_range(member.reverse())
+    return pairs.subtract(same)

@@ -80,8 +80,6 @@ class Dep:
 class PlutoResult:
     rows: list[Row]
     deps: list[Dep]
-    coincident: list[bool]                      # per row (False for scalar rows)
-    permutable: dict                            # band -> bool
     notes: list[str]
     seconds: float
 
@@ -374,26 +372,7 @@ class Pluto:
             active = self.unsatisfied()
         else:
             raise ScheduleError(f"Pluto did not converge after {max_rows} rows")
-        coincident = [self.is_parallel(k) for k in range(len(self.rows))]
-        permutable = {}
-        for k, r in enumerate(self.rows):
-            if r.kind == "loop":
-                permutable[r.band] = True
-        return PlutoResult(self.rows, self.deps, coincident, permutable, self.notes,
-                           time.perf_counter() - t0)
-
-    def is_parallel(self, index: int) -> bool:
-        """Distance 0 along the row for every dependence not satisfied by an outer row."""
-        row = self.rows[index]
-        if row.kind != "loop":
-            return False
-        zero = isl.Set(f"{self.scop.params_decl} {{ [0] }}")
-        for d in self.deps:
-            if d.satisfied_at is not None and d.satisfied_at < index:
-                continue
-            if not self.deltas(row, d).is_subset(zero):
-                return False
-        return True
+        return PlutoResult(self.rows, self.deps, self.notes, time.perf_counter() - t0)
 
 
 def pluto_schedule(scop, deps, *, fuse="smart", coef_bound=4, timeout=60.0,

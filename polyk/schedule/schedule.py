@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import islpy as isl
 
+# The mark above a loop that the C printer makes an OpenMP parallel loop.
+PARALLEL_MARK = "polyk_omp_parallel"
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -14,6 +17,7 @@ class Schedule:
     tree: isl.Schedule
     scheduler: str = "identity"
     notes: tuple[str, ...] = field(default=())
+    pluto: object = field(default=None, repr=False)   # PlutoResult when Pluto made it
 
     def get_map(self) -> isl.UnionMap:
         """Statement instance -> time stamp, flattened."""

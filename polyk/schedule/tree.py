@@ -1,6 +1,6 @@
 """From Pluto's rows to an isl schedule tree: scalar rows become sequence nodes (one filter
-per value, in order), runs of loop rows of one band become band nodes, marked permutable,
-with their parallel members marked coincident."""
+per value, in order), runs of loop rows of one band become band nodes, marked permutable (parallel
+members are marked afterwards, from the dependences: parallel.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import islpy as isl
 from .pluto import affine_text
 
 
-def rows_to_tree(scop, rows, coincident) -> isl.Schedule:
+def rows_to_tree(scop, rows) -> isl.Schedule:
     stmts = {s.name: s for s in scop.statements}
     decl = scop.params_decl
 
@@ -47,9 +47,6 @@ def rows_to_tree(scop, rows, coincident) -> isl.Schedule:
         mupa = isl.MultiUnionPwAff(f"{decl} [{', '.join(members)}]")
         sched = inner.insert_partial_schedule(mupa)
         node = sched.get_root().child(0)
-        node = node.band_set_permutable(1)
-        for k in range(r, end):
-            node = node.band_member_set_coincident(k - r, int(bool(coincident[k])))
-        return node.get_schedule()
+        return node.band_set_permutable(1).get_schedule()
 
     return build([s.name for s in scop.statements], 0)

@@ -166,7 +166,7 @@ class _Parser:
                 spec = ArgSpec(arg.arg, ann.dtype, ann.shape)
                 for d in ann.shape:
                     for p in d.params():
-                        self._add_param(p)
+                        self._add_param(p, arg)
             elif isinstance(ann, DType):
                 spec = ArgSpec(arg.arg, ann, None)
             else:
@@ -191,9 +191,13 @@ class _Parser:
         infer_types(prog)
         return prog
 
-    def _add_param(self, name: str):
-        if name not in self.params:
-            self.params.append(name)
+    def _add_param(self, name: str, node=None):
+        if name in self.params:
+            return
+        if name in _ISL_RESERVED or name.startswith("polyk_"):
+            raise self.err(node, f"{name!r} cannot name a parameter (a reserved word of the "
+                           "isl syntax polyk builds, or polyk's own prefix)", UnsupportedError)
+        self.params.append(name)
 
     # ------------------------------------------------------------ statements
     def block(self, body, constraints) -> list:
@@ -402,9 +406,11 @@ class _Parser:
                            UnsupportedError)
         g = self._lookup_global(name)
         if isinstance(g, Param):
-            self._add_param(g.name)
+            self._add_param(g.name, node)
             return "param", g.name
         if isinstance(g, Lin):
+            for p in g.coeffs:
+                self._add_param(p, node)
             return "lin", g
         if isinstance(g, (int, np.integer)) and not isinstance(g, bool):
             return "const", int(g)

@@ -56,8 +56,24 @@ def infer_types(prog) -> None:
             s.body.target.array]
         for r in s.body.reads:
             r.type = prog.locals.get(r.array) or declared[r.array]
+        t = s.body.value.type
         if s.body.op is not None:
-            _binop_type(s.body.op, s.body.target.type, s.body.value.type, s)
+            t = _binop_type(s.body.op, s.body.target.type, t, s)
+        tgt = s.body.target.array
+        if tgt in declared and tgt in prog.locals:
+            _check_scalar_argument_store(tgt, declared[tgt], t, s)
+
+
+def _check_scalar_argument_store(name, declared, t, stmt):
+    """A scalar argument keeps its declared C type, but in Python assigning it a value of
+    another type changes the variable's type (``n = n / 2`` makes an i32 ``n`` a float):
+    refuse what the two would compute differently."""
+    if t == declared or t == WEAK_INT or (t == WEAK_FLOAT and declared.is_float):
+        return
+    raise _err(stmt, f"assigning a {concrete(t).name} value to argument {name!r} (declared "
+                     f"{declared.name}) changes its type when the op runs as Python, but not "
+                     f"in the generated code: convert the value, as in {name} = "
+                     f"np.{declared.np.name}(...), or assign it to a new variable")
 
 
 def _err(stmt, msg):

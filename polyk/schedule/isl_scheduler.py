@@ -1,0 +1,41 @@
+"""isl's own scheduler (Verdoolaege's incremental Pluto-like algorithm), as an alternative.
+
+Fusion policies map to isl's options: "none" serialises strongly connected components,
+"max" schedules whole components at once, "smart" keeps isl's defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import islpy as isl
+
+_FUSE_OPTIONS = {
+    "none": {"schedule_serialize_sccs": 1, "schedule_whole_component": 0},
+    "max": {"schedule_serialize_sccs": 0, "schedule_whole_component": 1},
+    "smart": {},
+}
+
+
+@contextlib.contextmanager
+def _isl_options(ctx: isl.Context, **opts):
+    old = {k: getattr(ctx, f"get_{k}")() for k in opts}
+    try:
+        for k, v in opts.items():
+            getattr(ctx, f"set_{k}")(v)
+        yield
+    finally:
+        for k, v in old.items():
+            getattr(ctx, f"set_{k}")(v)
+
+
+def isl_schedule(scop, deps, *, fuse: str = "smart") -> isl.Schedule:
+    """A schedule tree from isl's scheduler: validity and proximity are all dependences,
+    coincidence asks for outer parallel loops where it can."""
+    validity = deps.all()
+    sc = isl.ScheduleConstraints.on_domain(scop.domain())
+    sc = sc.set_context(scop.context)
+    sc = sc.set_validity(validity).set_proximity(validity).set_coincidence(validity)
+    with _isl_options(isl.DEFAULT_CONTEXT, schedule_outer_coincidence=1,
+                      **_FUSE_OPTIONS[fuse]):
+        return sc.compute_schedule()

@@ -1,0 +1,128 @@
+"""Parallel loops of a schedule tree, and the marks that make them OpenMP loops.
+
+A band member is parallel (coincident) when every dependence between two instances under
+the band, not separated by an outer schedule dimension or an earlier member of the band,
+has distance 0 along it. Anti and output dependences on a scalar temporary do not count
+when the scalar can be private to the loop: every value read under the loop was written in
+the same iteration, and no value flows into or out of the loop through it.
+"""
+
+from __future__ import annotations
+
+import islpy as isl
+
+from .schedule import PARALLEL_MARK
+
+
+
+def _same(m: isl.UnionMap) -> isl.UnionMap:
+    """Pairs of instances that ``m`` maps to the same value."""
+    return m.apply_range(m.reverse())
+
+
+def _member_map(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
+    upa = node.band_get_partial_schedule().get_at(j)
+    return isl.UnionMap.from_union_pw_aff(upa)
+
+
+def _zero_distance(pairs: isl.UnionMap, member: isl.UnionMap) -> bool:
+    """Every pair has the same value under ``member``."""
+    if pairs.is_empty():
+        return True
+    moved = pairs.apply_domain(member).apply_range(member)
+    return moved.deltas().is_subset(isl.UnionSet("{ [0] }"))
+
+
+def private_scalars_ok(node, j, flow: isl.UnionMap, dom: isl.UnionSet, same_outer) -> bool:
+    """Can a scalar whose value-based flow dependences are ``flow`` be private to member j
+    of the band at ``node``?"""
+    inside = flow.intersect_domain(dom).intersect_range(dom)
+    crossing = flow.subtract(inside)
+    if not crossing.intersect_domain(dom).is_empty() or \
+            not crossing.intersect_range(dom).is_empty():
+        return False
+    return _zero_distance(inside.intersect(same_outer), _member_map(node, j))
+
+
+def band_coincidence(node: isl.ScheduleNode, deps: isl.UnionMap, scalars: dict) -> list[bool]:
+    """Which members of the band at ``node`` are parallel.
+
+    ``deps``: dependences on arrays (flow, anti, output); ``scalars``: for each scalar
+    temporary, ``(flow, anti_and_output)``.
+    """
+    dom = node.get_domain()
+    prefix = node.get_prefix_schedule_union_map()
+    same = _same(prefix)
+    n = node.band_n_member()
+    out = []
+    for j in range(n):
+        for k in range(j):
+            same = same.intersect(_same(_member_map(node, k)))
+        d = deps.intersect_domain(dom).intersect_range(dom).intersect(same)
+        member = _member_map(node, j)
+        ok = _zero_distance(d, member)
+        for flow, other in scalars.values():
+            if not ok:
+                break
+            if private_scalars_ok(node, j, flow, dom, same):
+                continue
+            both = flow.union(other).intersect_domain(dom).intersect_range(dom).intersect(same)
+            ok = _zero_distance(both, member)
+        out.append(ok)
+    return out
+
+
+def mark_coincident(sched: isl.Schedule, deps: isl.UnionMap, scalars: dict) -> isl.Schedule:
+    """Set the coincident flag of every band member from the dependences."""
+    def visit(node):
+        if node.get_type() != isl.schedule_node_type.band:
+            return node
+        for j, par in enumerate(band_coincidence(node, deps, scalars)):
+            node = node.band_member_set_coincident(j, int(par))
+        return node
+    return sched.map_schedule_node_bottom_up(visit)
+
+
+def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
+    """Above the first coincident member of each band (split off where it is not the first),
+    a mark that the C printer turns into ``#pragma omp parallel for``."""
+    def visit(node):
+        if node.get_type() != isl.schedule_node_type.band:
+            return node
+        n = node.band_n_member()
+        first = next((j for j in range(n) if node.band_member_get_coincident(j)), None)
+        if first is None:
+            return node
+        if first > 0:
+            node = node.band_split(first).child(0)
+            node = node.insert_mark(isl.Id(PARALLEL_MARK))
+            return node.parent()
+        return node.insert_mark(isl.Id(PARALLEL_MARK))
+    return sched.map_schedule_node_bottom_up(visit)
+
+
+def wavefront(sched: isl.Schedule) -> isl.Schedule:
+    """Skew each outermost permutable band without a parallel member into a wavefront:
+    its first member becomes the sum of its first two, which carries every dependence the
+    two carried, so the second can run in parallel (Pluto's pipelined parallelism).
+
+        for t: for i: S(t, i)     ->     for w = t + i: for i: S(w - i, i)   (i parallel)
+
+    Returns the same object when no band qualifies."""
+    changed = []
+
+    def visit(node):
+        if node.get_type() != isl.schedule_node_type.band or node.get_schedule_depth() != 0:
+            return node
+        n = node.band_n_member()
+        if n < 2 or not node.band_get_permutable() or \
+                any(node.band_member_get_coincident(j) for j in range(n)):
+            return node
+        mupa = node.band_get_partial_schedule()
+        mupa = mupa.set_at(0, mupa.get_at(0).add(mupa.get_at(1)))
+        node = node.delete().insert_partial_schedule(mupa).band_set_permutable(1)
+        changed.append(True)
+        return node
+
+    out = sched.map_schedule_node_bottom_up(visit)
+    return out if changed else sched
