@@ -70,6 +70,6 @@ def test_stages_are_inspectable():
     assert [s.name for s in k.scop.statements] == ["S0", "S1"]
     assert not k.dependences.flow.is_empty()
     assert "for (int64_t" in k.source and "restrict" in k.source
-    assert k.schedule.scheduler == "identity"
+    assert k.schedule.scheduler == "pluto"
     with pytest.raises(RuntimeError, match="compile=False"):
         k()

@@ -105,6 +105,13 @@ class Pluto:
 
     # ------------------------------------------------------------ set-up
     def _pieces(self, dep_maps) -> list[Dep]:
+        """Dependence pieces, each split by the level of the original schedule that carries
+        it: the level's constraints are affine, so they survive the removal of existential
+        variables before Farkas (an over-approximation), and the original order stays a
+        legal solution of every relaxed piece."""
+        orig = self.scop.schedule.get_map()
+        n_time = _time_dims(orig)
+        levels = [_carried_at(n_time, k, self.scop.params_decl) for k in range(n_time)]
         out = []
         for kind, umap in dep_maps:
             maps = []
@@ -113,14 +120,19 @@ class Pluto:
                 m = m.intersect_params(self.scop.context)
                 src = m.get_tuple_name(isl.dim_type.in_)
                 dst = m.get_tuple_name(isl.dim_type.out)
-                pieces = []
-                m.foreach_basic_map(pieces.append)
-                for bm in pieces:
-                    if bm.is_empty():
-                        continue
-                    d = Dep(kind, src, dst, bm)
-                    self._linearise(d)
-                    out.append(d)
+                os_ = _restrict_to(orig, src)
+                ot = _restrict_to(orig, dst)
+                for lvl in levels:
+                    cond = os_.apply_range(lvl).apply_range(ot.reverse())
+                    part = m.intersect(cond)
+                    pieces = []
+                    part.foreach_basic_map(pieces.append)
+                    for bm in pieces:
+                        if bm.is_empty():
+                            continue
+                        d = Dep(kind, src, dst, bm)
+                        self._linearise(d)
+                        out.append(d)
         return out
 
     def _cvar(self, s, k):
@@ -373,6 +385,27 @@ class Pluto:
         else:
             raise ScheduleError(f"Pluto did not converge after {max_rows} rows")
         return PlutoResult(self.rows, self.deps, self.notes, time.perf_counter() - t0)
+
+
+def _time_dims(orig: isl.UnionMap) -> int:
+    maps = []
+    orig.foreach_map(maps.append)
+    return maps[0].dim(isl.dim_type.out) if maps else 0
+
+
+def _restrict_to(umap: isl.UnionMap, stmt: str) -> isl.Map:
+    maps = []
+    umap.foreach_map(lambda m: maps.append(m) if m.get_tuple_name(isl.dim_type.in_) == stmt
+                     else None)
+    return maps[0]
+
+
+def _carried_at(n: int, k: int, decl: str) -> isl.Map:
+    """Time stamps equal before dimension k and increasing at k."""
+    a = [f"a{i}" for i in range(n)]
+    b = [f"b{i}" for i in range(n)]
+    cons = [f"a{i} = b{i}" for i in range(k)] + [f"a{k} < b{k}"]
+    return isl.Map(f"{decl} {{ [{', '.join(a)}] -> [{', '.join(b)}] : {' and '.join(cons)} }}")
 
 
 def pluto_schedule(scop, deps, *, fuse="smart", coef_bound=4, timeout=60.0,
