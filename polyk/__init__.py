@@ -29,3 +29,9 @@ __all__ += ["Kernel", "Options", "generate"]
 from .check import check  # noqa: E402
 
 __all__ += ["check"]
+from .codegen.openmp import threads as openmp_threads  # noqa: E402
+
+__all__ += ["openmp_threads"]
+from .schedule.explain import explain  # noqa: E402
+
+__all__ += ["explain"]

@@ -25,6 +25,8 @@ class Options:
                  (pipelined parallelism; pays off once tiling lands)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
     schedule_timeout  seconds the scheduler may take before it stops with an error
+    omp_schedule "static" (default) or "runtime" (then OMP_SCHEDULE or
+                 polyk.openmp_threads(n, schedule=...) decides)
     sizes        {"N": 1024}: fix parameters to constants and specialise the code
     assume       extra constraints on parameters, in isl syntax ("N >= 4 and M >= N")
     compile      False: stop after printing the source (no compiler needed)
@@ -40,6 +42,7 @@ class Options:
     wavefront: bool = False
     coef_bound: int = 4
     schedule_timeout: float = 60.0
+    omp_schedule: str = "static"
     sizes: dict = field(default_factory=dict)
     assume: str | None = None
     compile: bool = True
@@ -67,6 +70,8 @@ class Options:
             raise OptionsError(f"coef_bound must be a positive integer, got {self.coef_bound!r}")
         if not isinstance(self.schedule_timeout, (int, float)) or self.schedule_timeout <= 0:
             raise OptionsError("schedule_timeout must be a positive number of seconds")
+        if self.omp_schedule not in ("static", "runtime"):
+            raise OptionsError("omp_schedule must be 'static' or 'runtime'")
         if not isinstance(self.wavefront, bool):
             raise OptionsError("wavefront must be True or False")
         if not isinstance(self.sizes, dict):

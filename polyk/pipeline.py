@@ -80,7 +80,7 @@ def generate(op, target: str = "c", *, options: Options | None = None, **kw):
     t2 = time.perf_counter()
     check_schedule(scop, schedule)
     t3 = time.perf_counter()
-    cfunc = print_c(scop, schedule)
+    cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule)
     so = None
     if opts.compile:
         so = jit.build(cfunc.text, flags=opts.flags(), cc=opts.cc)

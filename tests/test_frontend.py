@@ -66,7 +66,7 @@ def execution_order(scop, values: dict) -> list[tuple]:
     for st in scop.statements:
         for pt in instances(scop, st.name, values):
             args = ", ".join(map(str, pt))
-            params = ", ".join(f"{p} = {values[p]}" for p in scop.params)
+            params = " and ".join(f"{p} = {values[p]}" for p in scop.params)
             decl = f"[{', '.join(scop.params)}] -> " if scop.params else ""
             one = isl.UnionSet(f"{decl}{{ {st.name}[{args}] : {params or '0 = 0'} }}")
             img = smap.intersect_domain(one).range()

@@ -50,7 +50,8 @@ def build_ast(scop, schedule) -> isl.AstNode:
     return build.node_from_schedule(tree)
 
 
-def print_c(scop, schedule, *, name: str | None = None) -> CFunction:
+def print_c(scop, schedule, *, name: str | None = None,
+            omp_schedule: str = "static") -> CFunction:
     """C source of ``scop`` run in the order of ``schedule``."""
     t0 = time.perf_counter()
     fname = name or f"polyk_{c_name(scop.name)}"
@@ -58,6 +59,7 @@ def print_c(scop, schedule, *, name: str | None = None) -> CFunction:
     free_params = [p for p in scop.params if p not in scop.fixed]
     names = {p: c_name(p) for p in scop.params}
     printer = _Printer(scop, names)
+    printer.omp_schedule = omp_schedule
     body = printer.node(node)
 
     decls = []
@@ -172,7 +174,7 @@ class _Printer:
 
         n.foreach_descendant_top_down(visit)
         private = f" private({', '.join(sorted(used))})" if used else ""
-        return f"omp parallel for schedule(static){private}"
+        return f"omp parallel for schedule({self.omp_schedule}){private}"
 
     def loop(self, n: isl.AstNode):
         it = ast_expr(n.for_get_iterator(), self.names)

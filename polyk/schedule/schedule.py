@@ -8,6 +8,9 @@ import islpy as isl
 
 # The mark above a loop that the C printer makes an OpenMP parallel loop.
 PARALLEL_MARK = "polyk_omp_parallel"
+# The mark above a sequence that Pluto introduced by cutting the dependence graph; the text
+# after the prefix says why.
+CUT_MARK = "polyk_cut: "
 
 
 @dataclass(frozen=True)

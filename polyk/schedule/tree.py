@@ -7,6 +7,7 @@ from __future__ import annotations
 import islpy as isl
 
 from .pluto import affine_text
+from .schedule import CUT_MARK
 
 
 def rows_to_tree(scop, rows) -> isl.Schedule:
@@ -19,11 +20,16 @@ def rows_to_tree(scop, rows) -> isl.Schedule:
             out = out.union(isl.UnionSet.from_set(stmts[g].domain))
         return out
 
+    def constant_on(row, group) -> bool:
+        return all(not any(row.coeffs[g]) for g in group)
+
     def build(group: list[str], r: int) -> isl.Schedule:
         if r == len(rows):
             return isl.Schedule.from_domain(domain(group))
         row = rows[r]
-        if row.kind == "scalar":
+        if row.kind == "scalar" or constant_on(row, group):
+            # a cut, or a hyperplane that is only a constant for these statements:
+            # at most an order between them
             values = sorted({row.consts[g] for g in group})
             if len(values) == 1:
                 return build(group, r + 1)
@@ -31,9 +37,12 @@ def rows_to_tree(scop, rows) -> isl.Schedule:
             out = parts[0]
             for p in parts[1:]:
                 out = out.sequence(p)
-            return out
+            reason = row.reason or "constant offsets of a hyperplane"
+            return out.get_root().child(0).insert_mark(
+                isl.Id(f"{CUT_MARK}{reason}")).get_schedule()
         end = r
-        while end < len(rows) and rows[end].kind == "loop" and rows[end].band == row.band:
+        while (end < len(rows) and rows[end].kind == "loop" and rows[end].band == row.band
+               and not constant_on(rows[end], group)):
             end += 1
         inner = build(group, end)
         members = []

@@ -59,7 +59,7 @@ def parse_function(fn, *, assume: str | None = None) -> Program:
     except (OSError, TypeError) as e:
         raise UnsupportedError(
             f"cannot read the source of {getattr(fn, '__name__', fn)!r} ({e}); "
-            "define the op in a file, or use polyk.from_source(text)") from None
+            "define the op in a file, or use polyk.Op.from_source(text)") from None
     first = fn.__code__.co_firstlineno
     return _parse(src, filename, first, fn.__globals__, _closure_of(fn), fn, assume)
 
