@@ -20,6 +20,10 @@ class KernelSpec:
     reference: object
     sizes: dict = field(default_factory=dict)
     description: str = ""
+    suite: str = "library"        # "polybench" for the PolyBench/C 4.2 suite
+    rtol: float | None = None     # comparison tolerance where the default is not right,
+                                  # with the reason in ``tolerance_note``
+    tolerance_note: str = ""
 
     def test_sizes(self) -> list[dict]:
         return [v for k, v in self.sizes.items() if k.startswith("test")]
