@@ -50,6 +50,106 @@ def demo(names: list[str] | None, repeat: int) -> int:
     return 1 if failures else 0
 
 
+# Options that concern compiling the generated C, not what is printed.
+_NOT_FOR_PRINTING = {"compile", "cc", "cflags", "fp_contract"}
+
+
+def _option_help() -> dict:
+    """Each option's line in polyk.Options' docstring."""
+    import re
+
+    from polyk.options import Options
+    out, current = {}, None
+    for line in (Options.__doc__ or "").splitlines():
+        m = re.match(r"\s{4}(\w+)\s+(.*)", line)
+        if m and m.group(1) in Options.__dataclass_fields__:
+            current = m.group(1)
+            out[current] = m.group(2).strip()
+        elif current and line.strip():
+            out[current] += " " + line.strip()
+        else:
+            current = None
+    return out
+
+
+def _add_compile_parser(sub):
+    """``polyk compile``: one flag per field of polyk.Options (the Python keywords)."""
+    import dataclasses
+
+    from polyk.options import Options
+    p = sub.add_parser("compile", help="transform the #pragma scop region of a C file "
+                       "(like polycc)", description="Write the C file back with its "
+                       "#pragma scop region replaced by polyk's transformed code; everything "
+                       "outside the region is untouched. Options are those of "
+                       "polyk.generate, one to one.")
+    p.add_argument("input", help="C file with a #pragma scop ... #pragma endscop region")
+    p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.add_argument("--function", help="function holding the region (if several have one)")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="preprocessor definition")
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                   help="preprocessor include directory")
+    p.add_argument("--shape", action="append", default=[], metavar="ARRAY=N,M",
+                   help="extents of an array passed as a plain pointer")
+    helps = _option_help()
+    for f in dataclasses.fields(Options):
+        if f.name in _NOT_FOR_PRINTING:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        h = helps.get(f.name, "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=f"{h} (default {default})")
+        elif f.name == "sizes":
+            p.add_argument(flag, dest=f.name, action="append", metavar="NAME=VALUE",
+                           help=h)
+        elif isinstance(default, int):
+            p.add_argument(flag, dest=f.name, type=int, default=None, help=f"{h} "
+                           f"(default {default})")
+        elif isinstance(default, float):
+            p.add_argument(flag, dest=f.name, type=float, default=None, help=f"{h} "
+                           f"(default {default})")
+        else:
+            p.add_argument(flag, dest=f.name, default=None,
+                           help=f"{h}" + (f" (default {default})" if default else ""))
+    return p
+
+
+def compile_command(args) -> int:
+    import dataclasses
+
+    import polyk
+    from polyk.compile_c import transform_c
+    from polyk.options import Options
+    opts = {}
+    for f in dataclasses.fields(Options):
+        v = getattr(args, f.name, None)
+        if v is None:
+            continue
+        if f.name == "sizes":
+            v = {k: int(x) for k, x in (item.split("=", 1) for item in v)}
+        opts[f.name] = v
+    shapes = {}
+    for item in args.shape:
+        name, _, dims = item.partition("=")
+        shapes[name] = tuple(d.strip() for d in dims.split(","))
+    try:
+        with open(args.input) as fh:
+            text = fh.read()
+        out = transform_c(text, args.input, function=args.function, defines=args.defines,
+                          include_dirs=args.include_dirs, shapes=shapes or None, **opts)
+    except (polyk.PolykError, OSError, ValueError) as e:
+        print(f"polyk compile: {e}", file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "w") as fh:
+            fh.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyk", description="polyhedral kernel generator")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -59,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("kernels", help="list the library's kernels")
     p_src = sub.add_parser("source", help="print the generated C of a library kernel")
     p_src.add_argument("name")
+    _add_compile_parser(sub)
     args = parser.parse_args(argv)
+    if args.cmd == "compile":
+        return compile_command(args)
 
     from polyk.kernels import LIBRARY
     if args.cmd == "demo":

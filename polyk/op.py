@@ -27,7 +27,9 @@ class Op:
         self.program = program
         self._inputs = inputs
         self.context = build_context(program, program.params, {}, None)
-        functools.update_wrapper(self, fn, updated=())
+        self._as_written = None
+        if fn is not None:
+            functools.update_wrapper(self, fn, updated=())
 
     # ------------------------------------------------------------ description
     @property
@@ -99,6 +101,11 @@ class Op:
 
     def __call__(self, *args, **kwargs):
         """Run the loop nest as plain Python on the given arrays (in place; returns None)."""
+        if self.fn is None:   # an op read from C: its meaning is the C code as written
+            if self._as_written is None:
+                from .pipeline import generate
+                self._as_written = generate(self, scheduler="identity")
+            return self._as_written(*args, **kwargs)
         b = self.bind(args, kwargs)
         fn = _with_params(self.fn, b.params)
         with np.errstate(all="ignore"):
@@ -150,6 +157,30 @@ def _with_params(fn, params: dict):
     if fn.__closure__:
         closure = tuple(types.CellType(_swap(c.cell_contents, params)) for c in fn.__closure__)
     return types.FunctionType(code, g, fn.__name__, fn.__defaults__, closure)
+
+
+def from_c(path=None, text=None, *, function: str | None = None, defines=None,
+           include_dirs=None, shapes: dict | None = None, assume: str | None = None,
+           inputs=None) -> Op:
+    """An op from the ``#pragma scop`` region of a C file (or of C source ``text``).
+
+    Array declarations come from the enclosing function's parameters (C99 variable-length
+    arrays such as ``double A[N][M]``, or pointers with ``shapes={"A": ("N", "M")}``); its
+    integer parameters are the op's parameters. ``defines`` (dict or ["N=100", ...]) and
+    ``include_dirs`` are passed to the C preprocessor. Calling the op runs the C as written.
+    """
+    from .scop.c_frontend import parse_c
+    if (path is None) == (text is None):
+        raise TypeError("from_c takes exactly one of path= and text=")
+    if path is not None:
+        with open(path) as f:
+            text = f.read()
+        filename = str(path)
+    else:
+        filename = "<string>"
+    prog, _ = parse_c(text, filename, function=function, defines=defines,
+                      include_dirs=include_dirs, shapes=shapes, assume=assume)
+    return Op(None, prog, inputs=inputs)
 
 
 def op(fn=None, *, assume: str | None = None, inputs=None):

@@ -147,6 +147,9 @@ class BodyPrinter:
                 base = self.expr(e.a, t)
                 return "(" + " * ".join([base] * e.b.value) + ")"
             return f"{_math_name('pow', t)}({self.expr(e.a, t)}, {self.expr(e.b, t)})"
+        if e.op in ("cdiv", "cmod"):   # C's own truncating integer division
+            sym = "/" if e.op == "cdiv" else "%"
+            return f"({self.expr(e.a, t)} {sym} {self.expr(e.b, t)})"
         if e.op in ("//", "%"):
             fn = "polyk_floordiv" if e.op == "//" else "polyk_mod"
             text = f"{fn}({self.expr(e.a, _I64)}, {self.expr(e.b, _I64)})"

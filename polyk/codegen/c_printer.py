@@ -90,6 +90,38 @@ def print_c(scop, schedule, *, name: str | None = None,
     return CFunction(text, fname, free_params, list(scop.args), node)
 
 
+def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, str]:
+    """C that replaces a ``#pragma scop`` region in place (``polyk compile``), and the
+    helper definitions to put before the enclosing function.
+
+    The region keeps the function's own variables: scalars and temporaries by name, arrays
+    through flat ``restrict`` pointers to their first element (polyk indexes row-major)."""
+    node = build_ast(scop, schedule)
+    names = {p: c_name(p) for p in scop.params}
+    flat = {a.name: f"polyk_{a.name}" for a in scop.args if a.is_array}
+    printer = _Printer(scop, names, array_names=flat)
+    printer.omp_schedule = omp_schedule
+    body = printer.node(node)
+    decls = []
+    for p, v in scop.fixed.items():
+        decls.append(c.Line(f"const int64_t {names[p]} = {int(v)};"))
+    for name in scop.program.region_locals:
+        if name in scop.arrays:
+            decls.append(c.Line(f"{scop.arrays[name].dtype.ctype} {name};"))
+    written = scop.written_arrays
+    for a in scop.args:
+        if a.is_array:
+            first = a.name + "[0]" * len(a.shape)
+            const = "" if a.name in written else "const "
+            decls.append(c.Line(f"{const}{a.dtype.ctype} *restrict {flat[a.name]} = "
+                                f"({const}{a.dtype.ctype} *)&{first};"))
+    block = c.Block([c.Comment(f"polyk: {getattr(schedule, 'scheduler', '')} schedule of "
+                               "the scop region")] + decls + body)
+    helpers = ("#ifndef POLYK_HELPERS\n#define POLYK_HELPERS\n#include <stdint.h>\n"
+               f"{_helpers()}#endif\n")
+    return str(block), helpers
+
+
 def _helpers() -> str:
     out = HELPERS
     for t, n in (("int64_t", "i64"), ("int32_t", "i32"), ("double", "f64"), ("float", "f32")):
@@ -118,11 +150,12 @@ def _header(scop, fname, free_params, schedule) -> str:
 
 
 class _Printer:
-    def __init__(self, scop, names):
+    def __init__(self, scop, names, array_names=None):
         self.scop = scop
         self.names = names
         self.in_parallel = False
         self.used_openmp = False
+        self.array_names = array_names or {}
         self.stmts = {s.name: s for s in scop.statements}
         self.bodies = {}
 
@@ -206,7 +239,8 @@ class _Printer:
         flat = idx[0]
         for d, i in zip(arr.shape[1:], idx[1:]):
             flat = f"{flat if _simple(flat) else f'({flat})'} * {_lin_c(d, self.names)} + {i}"
-        return f"{c_name(ref.array)}[{flat}]"
+        base = self.array_names.get(ref.array) or c_name(ref.array)
+        return f"{base}[{flat}]"
 
 
 def _lin_c(lin, names) -> str:

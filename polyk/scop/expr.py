@@ -279,6 +279,7 @@ class E:
 class ENum(E):
     value: int | float
     type: object = None
+    fixed: object = None    # a declared type (C literals are typed: 1.0 double, 1.0f float)
 
 
 @dataclass(eq=False)
@@ -286,6 +287,7 @@ class EIndex(E):
     """An integer affine value of iterators and parameters used as a number."""
     aff: Aff
     type: object = WEAK_INT
+    fixed: object = None    # C: iterators and parameters are ints
 
 
 @dataclass(eq=False)
@@ -298,7 +300,7 @@ class ELoad(E):
 
 @dataclass(eq=False)
 class EBin(E):
-    op: str  # + - * / // % **
+    op: str  # + - * / // % ** (Python), cdiv cmod (C's truncating integer / and %)
     a: E
     b: E
     type: object = None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import islpy as isl
 
-from ..errors import OptionsError, OutOfBoundsError, SourceError, UnsupportedError
+from ..errors import NotAffineError, OptionsError, OutOfBoundsError, SourceError, UnsupportedError
 from ..types import DType, Lin
 from .expr import ELoad, aff_pretty, aff_to_isl
 from .program import ArgSpec, LoopNode, Program, StmtInfo
@@ -180,6 +180,8 @@ def build_scop(prog: Program, *, sizes: dict | None = None, assume: str | None =
         kind = "scalar_arg" if prog.arg(name) is not None else "local"
         arrays[name] = Array(name, t, (), kind)
 
+    for chk in prog.checks:
+        _check_nonnegative(chk, decl, context)
     statements = []
     for info in prog.statements:
         dom = _domain(info, decl).intersect_params(context)
@@ -207,6 +209,18 @@ def build_scop(prog: Program, *, sizes: dict | None = None, assume: str | None =
 
 def _where(info: StmtInfo, msg: str, cls=SourceError):
     return cls(msg, filename=info.filename, line=info.line, col=info.col, code=info.code)
+
+
+def _check_nonnegative(chk, decl, context):
+    cons = " and ".join(chk.constraints + (f"{chk.expr} < 0",))
+    bad = isl.Set(f"{decl} {{ [{', '.join(chk.iterators)}] : {cons} }}").intersect_params(
+        context)
+    if not bad.is_empty():
+        raise NotAffineError(f"C's '/' and '%' truncate toward zero, and here the left operand "
+                          f"({chk.expr}) can be negative, e.g. {bad.sample_point()}; polyk "
+                          "refuses rather than guess: make it non-negative or add an "
+                          "assumption", filename=chk.filename, line=chk.line, col=chk.col,
+                          code=chk.code)
 
 
 def _domain(info: StmtInfo, decl: str) -> isl.Set:

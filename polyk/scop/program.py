@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..types import DType, Lin
-from .expr import Assign
+from .expr import Aff, Assign, aff_to_isl
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Program:
     statements: list[StmtInfo]
     tree: list                            # LoopNode | StmtInfo, the original nesting
     assume: str | None = None             # extra constraints on parameters (isl syntax)
+    language: str = "python"              # "python" (NumPy typing) or "c" (C's typing)
+    checks: list = field(default_factory=list)   # NonNegative: C '/' and '%' operands
+    region_locals: tuple = ()             # C: temporaries declared inside the scop region
 
     def arg(self, name: str) -> ArgSpec | None:
         for a in self.args:
@@ -75,3 +78,29 @@ class Program:
     @property
     def written(self) -> set[str]:
         return {s.body.target.array for s in self.statements}
+
+
+def range_constraints(it: str, lo: Aff, hi: Aff, step: int, fresh: str) -> tuple[str, ...]:
+    """isl constraints of ``it`` running over Python's ``range(lo, hi, step)`` (C loops are
+    brought to this form); ``fresh`` names the existential variable of a stride."""
+    bound = [f"{it} {'<' if step > 0 else '>'} {aff_to_isl(hi)}"]
+    if abs(step) == 1:
+        bound.append(f"{it} {'>=' if step > 0 else '<='} {aff_to_isl(lo)}")
+    else:
+        bound.append(f"exists ({fresh} : {it} = {aff_to_isl(lo)} + {step}*{fresh} and "
+                     f"{fresh} >= 0)")
+    return tuple(bound)
+
+
+@dataclass(frozen=True)
+class NonNegative:
+    """C's ``/`` and ``%`` truncate toward zero; isl's floor agrees where the numerator is
+    non-negative, which ``build_scop`` verifies over these constraints."""
+
+    iterators: tuple[str, ...]
+    constraints: tuple[str, ...]
+    expr: str                   # isl text of the numerator
+    filename: str
+    line: int
+    col: int
+    code: str

@@ -28,7 +28,7 @@ from ..errors import NotAffineError, UnsupportedError
 from ..types import ArrayType, DType, Lin, Param
 from .expr import (AAdd, AConst, AFloorDiv, AMinMax, AMod, AMul, AVar, Aff, Assign, EBin, EBool,
                    ECall, ECast, ECmp, EIndex, ELoad, ENum, ESelect, EUnary, aff_to_isl)
-from .program import ArgSpec, LoopNode, Program, StmtInfo
+from .program import ArgSpec, LoopNode, Program, StmtInfo, range_constraints
 from .typing import infer_types
 
 # Functions a body may call, by the Python object they resolve to.
@@ -238,16 +238,8 @@ class _Parser:
         lo, hi, step = self.range_of(st.iter)
         if it in _ISL_RESERVED:
             raise self.err(st.target, f"{it!r} cannot name a loop variable", UnsupportedError)
-        if step > 0:
-            bound = [f"{it} < {aff_to_isl(hi)}"]
-        else:
-            bound = [f"{it} > {aff_to_isl(hi)}"]
-        if abs(step) == 1:
-            bound.append(f"{it} {'>=' if step > 0 else '<='} {aff_to_isl(lo)}")
-        else:
-            e = f"polyk_e{self.n_exists}"
-            self.n_exists += 1
-            bound.append(f"exists ({e} : {it} = {aff_to_isl(lo)} + {step}*{e} and {e} >= 0)")
+        bound = range_constraints(it, lo, hi, step, f"polyk_e{self.n_exists}")
+        self.n_exists += 1
         self.scope.iters.append(it)
         self.scope.loop_ids.append(self.scope.n_loops)
         self.scope.n_loops += 1

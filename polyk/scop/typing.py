@@ -17,9 +17,12 @@ def infer_types(prog) -> None:
     """Set ``prog.locals`` to concrete types and ``.type`` on every expression node."""
     declared = {a.name: a.dtype for a in prog.args}
     local_t: dict = {n: None for n in prog.locals}
-    for name in prog.locals:
+    for name, t in prog.locals.items():
         if name in declared:  # a scalar argument that is assigned keeps its declared type
             local_t[name] = declared[name]
+        elif t is not None:   # a declared temporary (C)
+            local_t[name] = t
+            declared = {**declared, name: t}
 
     def type_of(name):
         if name in prog.locals:
@@ -60,7 +63,8 @@ def infer_types(prog) -> None:
         if s.body.op is not None:
             t = _binop_type(s.body.op, s.body.target.type, t, s)
         tgt = s.body.target.array
-        if tgt in declared and tgt in prog.locals:
+        if getattr(prog, "language", "python") == "python" and \
+                tgt in {a.name for a in prog.args} and tgt in prog.locals:
             _check_scalar_argument_store(tgt, declared[tgt], t, s)
 
 
@@ -84,6 +88,11 @@ def _err(stmt, msg):
 def _binop_type(op, a, b, stmt):
     if a is None or b is None:
         return None
+    if op in ("cdiv", "cmod"):
+        t = promote(a, b)
+        if t == WEAK_FLOAT or (t != WEAK_INT and concrete(t).is_float):
+            raise _err(stmt, "internal: C integer division on floating-point operands")
+        return t
     if op == "/":
         if a in (WEAK_INT, BOOL) and b in (WEAK_INT, BOOL):
             return WEAK_FLOAT
@@ -97,9 +106,9 @@ def _binop_type(op, a, b, stmt):
 def _infer(e, type_of, stmt):
     """Bottom-up types; None while a scalar temporary's type is still unknown."""
     if isinstance(e, ENum):
-        e.type = WEAK_INT if isinstance(e.value, int) else WEAK_FLOAT
+        e.type = e.fixed or (WEAK_INT if isinstance(e.value, int) else WEAK_FLOAT)
     elif isinstance(e, EIndex):
-        e.type = WEAK_INT
+        e.type = e.fixed or WEAK_INT
     elif isinstance(e, ELoad):
         e.type = type_of(e.array)
     elif isinstance(e, EBin):
