@@ -194,13 +194,14 @@ class _Printer:
         raise NotImplementedError(f"isl AST node type {t}")
 
     def _omp_pragma(self, n: isl.AstNode) -> str:
-        """``omp parallel for``, with the scalar variables used below made private."""
+        """``omp parallel for``, with the scalar variables written below made private (those
+        only read stay shared)."""
         used = set()
 
         def visit(node):
             if node.get_type() == isl.ast_node_type.user:
                 name = node.user_get_expr().get_op_arg(0).get_id().get_name()
-                for a in self.stmts[name].accesses:
+                for a in self.stmts[name].writes():
                     if not self.scop.arrays[a.array].shape:
                         used.add(c_name(a.array))
             return True

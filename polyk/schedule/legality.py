@@ -11,7 +11,7 @@ starts again from the SCoP's access relations and original order.
   between that write and the read.
 - A loop marked parallel (``#pragma omp parallel for``): no array conflict between two of
   its iterations; scalars in it are private, so no value may flow into, out of, or across
-  iterations of the loop through them.
+  iterations of the loop through them (a scalar only read under the loop stays shared).
 """
 
 from __future__ import annotations
@@ -152,10 +152,11 @@ def _loop_problem(scop, band, conflicts, flows) -> str | None:
         return _describe(scop, _carried_pairs(bad, member),
                          "a loop marked parallel carries the dependence")
     for name, (flow, no_source) in flows.items():
+        # a scalar written under the loop is private to it (only read: shared, and fine)
+        if _accesses(scop, "write", {name}).domain().intersect(dom).is_empty():
+            continue
         touched = _accesses(scop, "read", {name}).union(_accesses(scop, "write", {name}))
         inside = touched.domain().intersect(dom)
-        if inside.is_empty():
-            continue
         if not no_source.intersect(inside).is_empty():
             return (f"scalar {name} is private to a parallel loop but reads a value from "
                     "before the loop")
