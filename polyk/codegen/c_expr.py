@@ -27,10 +27,19 @@ C_RESERVED = {
 
 
 def c_name(name: str) -> str:
-    """A C identifier for a user name, avoiding keywords, libc names and isl's c0, c1, ..."""
-    if name in C_RESERVED or re.fullmatch(r"c\d+", name) or name.startswith("polyk_"):
+    """A C identifier for a user name, avoiding keywords and libc names (loop iterators get
+    a prefix no user name has: ``iterator_prefix``)."""
+    if name in C_RESERVED or name.startswith("polyk_"):
         return f"{name}_v"
     return name
+
+
+def iterator_prefix(names) -> str:
+    """``c`` (isl's c0, c1, ...) unless a user name looks like that."""
+    prefix = "c"
+    while any(re.fullmatch(prefix + r"\d+", n) for n in names):
+        prefix = "p" + prefix
+    return prefix
 
 
 # ------------------------------------------------------------------ isl AST expressions

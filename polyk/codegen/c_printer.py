@@ -17,7 +17,7 @@ import islpy as isl
 
 from ..scop.expr import aff_to_c
 from ..schedule.schedule import PARALLEL_MARK
-from .c_expr import BodyPrinter, ast_expr, c_name
+from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,17 @@ class CFunction:
 
 
 def build_ast(scop, schedule) -> isl.AstNode:
-    """isl's AST for the schedule tree, under the SCoP's context."""
+    """isl's AST for the schedule tree, under the SCoP's context; loop iterators are named
+    c0, c1, ... (or with another prefix if the program has such names)."""
     tree = schedule.tree if hasattr(schedule, "tree") else schedule
     build = isl.AstBuild.from_context(scop.context)
+    names = list(scop.params) + list(scop.arrays) + [a.name for a in scop.args]
+    prefix = iterator_prefix(names)
+    if prefix != "c":
+        ids = isl.IdList.alloc(isl.DEFAULT_CONTEXT, 64)
+        for k in range(64):
+            ids = ids.add(isl.Id(f"{prefix}{k}"))
+        build = build.set_iterators(ids)
     return build.node_from_schedule(tree)
 
 

@@ -56,11 +56,40 @@ class ILP:
             bset = bset.add_constraint(c)
         return isl.Set.from_basic_set(bset)
 
+    def feasible(self) -> bool:
+        """Whether an integer point exists, decided by HiGHS (scipy's MILP solver): isl's
+        exact emptiness test takes tens of seconds on infeasible systems of a few hundred
+        variables with binaries, HiGHS milliseconds. A wrong "infeasible" would only cost
+        fusion or parallelism (Pluto then cuts); "feasible" is confirmed by isl."""
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        index = {v: k for k, v in enumerate(self.variables)}
+        n = len(self.variables)
+        rows, lo, hi = [], [], []
+        for is_eq, row in self.rows:
+            a = np.zeros(n)
+            for v, c in row.items():
+                if v != 1:
+                    a[index[v]] = c
+            rows.append(a)
+            lo.append(-row.get(1, 0))
+            hi.append(-row.get(1, 0) if is_eq else np.inf)
+        blo = [self.bounds[v][0] if self.bounds[v][0] is not None else -np.inf
+               for v in self.variables]
+        bhi = [self.bounds[v][1] if self.bounds[v][1] is not None else np.inf
+               for v in self.variables]
+        cons = [LinearConstraint(np.array(rows), lo, hi)] if rows else []
+        res = milp(np.zeros(n), constraints=cons, integrality=np.ones(n),
+                   bounds=Bounds(blo, bhi), options={"time_limit": 30})
+        return res.status != 2   # 2: infeasible; anything else: let isl decide
+
     def lexmin(self, order: list[str] | None = None, deadline: float | None = None
                ) -> dict[str, int] | None:
         """Integer lexicographic minimum in ``order`` (default: declaration order);
         None when infeasible."""
         import time
+        if len(self.variables) > 40 and not self.feasible():
+            return None
         s = self.to_set()
         if s.is_empty():
             return None

@@ -181,11 +181,49 @@ class Pluto:
 
     # ------------------------------------------------------------ hyperplane search
     def find_hyperplane(self, active: list[Dep]) -> Row | None:
+        """The next hyperplane for every statement, or None when some statements have none.
+
+        Statements that no active dependence connects are independent, so each connected
+        component gets its own (much smaller) ILP, with its own bound (u, w)."""
+        coeffs, consts = {}, {}
+        for comp in self._components(active):
+            deps = [d for d in active if d.src in comp]
+            needs = [s for s in comp if not self.full_rank(s)]
+            if not deps and not needs:
+                for s in comp:
+                    coeffs[s], consts[s] = (0,) * self.dim[s], 0
+                continue
+            sol = self._solve(comp, deps, needs)
+            if sol is None:
+                return None
+            for s in comp:
+                coeffs[s] = tuple(sol[f"cp_{s}_{k}"] - sol[f"cn_{s}_{k}"]
+                                  for k in range(self.dim[s]))
+                consts[s] = sol[f"c0_{s}"]
+        return Row("loop", -1, coeffs, consts)
+
+    def _components(self, active: list[Dep]) -> list[list[str]]:
+        parent = {s: s for s in self.stmts}
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for d in active:
+            parent[find(d.src)] = find(d.dst)
+        groups: dict = {}
+        for s in self.stmts:
+            groups.setdefault(find(s), []).append(s)
+        return list(groups.values())
+
+    def _solve(self, comp, deps, needs) -> dict | None:
         ilp = ILP()
         for p in self.params:
             ilp.var(f"u_{p}", 0)
         ilp.var("w", 0)
-        for s in self.stmts:
+        for s in comp:
             # innermost iterators first, so the lexicographic minimum keeps the original
             # loop order where it can; the negative part first, so +i beats -i
             for k in reversed(range(self.dim[s])):
@@ -193,21 +231,12 @@ class Pluto:
                 ilp.var(n, 0, self.B)
                 ilp.var(p, 0, self.B)
             ilp.var(f"c0_{s}", 0, self.shift_bound)
-        for d in active:
+        for d in deps:
             for is_eq, row in d.legality + d.bounding:
                 (ilp.eq if is_eq else ilp.ge)(row)
-        for s in self.stmts:
-            if not self.full_rank(s):
-                self._independence(ilp, s)
-        sol = ilp.lexmin(deadline=self.deadline)
-        if sol is None:
-            return None
-        coeffs, consts = {}, {}
-        for s in self.stmts:
-            coeffs[s] = tuple(sol[f"cp_{s}_{k}"] - sol[f"cn_{s}_{k}"]
-                              for k in range(self.dim[s]))
-            consts[s] = sol[f"c0_{s}"]
-        return Row("loop", -1, coeffs, consts)
+        for s in needs:
+            self._independence(ilp, s)
+        return ilp.lexmin(deadline=self.deadline)
 
     def _independence(self, ilp: ILP, s: str):
         """At least one row r of the orthogonal complement of the hyperplanes found for s

@@ -113,6 +113,11 @@ def parse_c(text: str, filename: str = "<string>", *, function: str | None = Non
         if m:
             raise UnsupportedError(f"C syntax error: {m.group(4)}", filename=m.group(1),
                                    line=int(m.group(2)), col=int(m.group(3))) from None
+        located = _gcc_syntax_error(pre)   # pycparser gave no position: ask the compiler
+        if located is not None:
+            f, line, col, msg = located
+            raise UnsupportedError(f"C syntax error: {msg}", filename=f, line=line,
+                                   col=col) from None
         raise UnsupportedError(f"C syntax error: {e}", filename=filename) from None
     funcs = [n for n in ast.ext if isinstance(n, c_ast.FuncDef)]
     with_scop = [f for f in funcs if _find_region(f.body) is not None]
@@ -135,6 +140,20 @@ def parse_c(text: str, filename: str = "<string>", *, function: str | None = Non
                                filename=filename)
     p = _CParser(filename, shapes or {})
     return p.parse(fdef, assume), fdef.decl.name
+
+
+def _gcc_syntax_error(preprocessed: str):
+    """(file, line, column, message) of the first error gcc finds, if any."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return None
+    proc = subprocess.run([gcc, "-fsyntax-only", "-w", "-x", "c", "-"], input=preprocessed,
+                          capture_output=True, text=True)
+    for ln in proc.stderr.splitlines():
+        m = re.match(r"(.*?):(\d+):(\d+): error: (.*)", ln)
+        if m:
+            return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+    return None
 
 
 def _find_region(body: c_ast.Compound):
