@@ -5,7 +5,7 @@
 """
 
 from ._spec import LIBRARY, KernelSpec, register
-from . import conv, linalg, stencils  # noqa: F401  (registers the kernels)
+from . import conv  # noqa: F401  (registers the kernels)
 from . import polybench  # noqa: F401,E402
 
 __all__ = ["LIBRARY", "KernelSpec", "register"]

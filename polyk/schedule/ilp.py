@@ -42,19 +42,63 @@ class ILP:
 
     def to_set(self) -> isl.Set:
         space = isl.Space.create_from_names(isl.DEFAULT_CONTEXT, set=self.variables)
+        ls = isl.LocalSpace.from_space(space)
+        index = {v: k for k, v in enumerate(self.variables)}
         bset = isl.BasicSet.universe(space)
-        cons = []
+        set_t = isl.dim_type.set
+
+        ctx = isl.DEFAULT_CONTEXT
+        vals: dict = {}
+
+        def val(k):
+            if k not in vals:
+                vals[k] = isl.Val.int_from_si(ctx, k)
+            return vals[k]
+
+        def constraint(is_eq, row):
+            c = (isl.Constraint.alloc_equality(ls) if is_eq
+                 else isl.Constraint.alloc_inequality(ls))
+            for v, k in row.items():
+                if v == 1:
+                    c = c.set_constant_val(val(k))
+                else:
+                    c = c.set_coefficient_val(set_t, index[v], val(k))
+            return c
+
         for v, (lo, hi) in self.bounds.items():
             if lo is not None:
-                cons.append(isl.Constraint.ineq_from_names(space, {v: 1, 1: -lo}))
+                bset = bset.add_constraint(constraint(False, {v: 1, 1: -lo}))
             if hi is not None:
-                cons.append(isl.Constraint.ineq_from_names(space, {v: -1, 1: hi}))
+                bset = bset.add_constraint(constraint(False, {v: -1, 1: hi}))
         for is_eq, row in self.rows:
-            make = isl.Constraint.eq_from_names if is_eq else isl.Constraint.ineq_from_names
-            cons.append(make(space, row))
-        for c in cons:
-            bset = bset.add_constraint(c)
+            bset = bset.add_constraint(constraint(is_eq, row))
         return isl.Set.from_basic_set(bset)
+
+    def _highs_model(self):
+        import numpy as np
+        index = {v: k for k, v in enumerate(self.variables)}
+        n = len(self.variables)
+        a = np.zeros((len(self.rows), n))
+        lo = np.empty(len(self.rows))
+        hi = np.empty(len(self.rows))
+        for r, (is_eq, row) in enumerate(self.rows):
+            for v, c in row.items():
+                if v != 1:
+                    a[r, index[v]] = c
+            lo[r] = -row.get(1, 0)
+            hi[r] = lo[r] if is_eq else np.inf
+        blo = np.array([self.bounds[v][0] if self.bounds[v][0] is not None else -np.inf
+                        for v in self.variables], dtype=float)
+        bhi = np.array([self.bounds[v][1] if self.bounds[v][1] is not None else np.inf
+                        for v in self.variables], dtype=float)
+        return a, lo, hi, blo, bhi
+
+    def _highs(self, a, lo, hi, blo, bhi, objective):
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        cons = [LinearConstraint(a, lo, hi)] if len(a) else []
+        return milp(objective, constraints=cons, integrality=np.ones(len(blo)),
+                    bounds=Bounds(blo, bhi), options={"time_limit": 30})
 
     def feasible(self) -> bool:
         """Whether an integer point exists, decided by HiGHS (scipy's MILP solver): isl's
@@ -62,34 +106,58 @@ class ILP:
         variables with binaries, HiGHS milliseconds. A wrong "infeasible" would only cost
         fusion or parallelism (Pluto then cuts); "feasible" is confirmed by isl."""
         import numpy as np
-        from scipy.optimize import Bounds, LinearConstraint, milp
+        a, lo, hi, blo, bhi = self._highs_model()
+        return self._highs(a, lo, hi, blo, bhi, np.zeros(len(blo))).status != 2
+
+    def highs_lexmin(self, order) -> dict | None:
+        """The lexicographic minimum by HiGHS, one variable at a time; None if HiGHS
+        cannot give one (the caller then asks isl)."""
+        import numpy as np
+        a, lo, hi, blo, bhi = self._highs_model()
         index = {v: k for k, v in enumerate(self.variables)}
-        n = len(self.variables)
-        rows, lo, hi = [], [], []
+        blo, bhi = blo.copy(), bhi.copy()
+        current = None     # a feasible point under the fixes made so far
+        for v in order:
+            k = index[v]
+            if blo[k] == bhi[k]:
+                continue
+            if current is not None and round(current[k]) == blo[k]:
+                bhi[k] = blo[k]   # already at its lower bound: that is the minimum
+                continue
+            c = np.zeros(len(blo))
+            c[k] = 1.0
+            res = self._highs(a, lo, hi, blo, bhi, c)
+            if res.status != 0 or res.x is None:
+                return None
+            current = res.x
+            x = round(res.x[k])
+            blo[k] = bhi[k] = x
+        return {v: int(blo[index[v]]) for v in self.variables}
+
+    def contains(self, point: dict) -> bool:
+        """Exact membership of an integer point (Python integers, no rounding)."""
+        for v, (lo, hi) in self.bounds.items():
+            if lo is not None and point[v] < lo or hi is not None and point[v] > hi:
+                return False
         for is_eq, row in self.rows:
-            a = np.zeros(n)
-            for v, c in row.items():
-                if v != 1:
-                    a[index[v]] = c
-            rows.append(a)
-            lo.append(-row.get(1, 0))
-            hi.append(-row.get(1, 0) if is_eq else np.inf)
-        blo = [self.bounds[v][0] if self.bounds[v][0] is not None else -np.inf
-               for v in self.variables]
-        bhi = [self.bounds[v][1] if self.bounds[v][1] is not None else np.inf
-               for v in self.variables]
-        cons = [LinearConstraint(np.array(rows), lo, hi)] if rows else []
-        res = milp(np.zeros(n), constraints=cons, integrality=np.ones(n),
-                   bounds=Bounds(blo, bhi), options={"time_limit": 30})
-        return res.status != 2   # 2: infeasible; anything else: let isl decide
+            val = sum(k * (1 if v == 1 else point[v]) for v, k in row.items())
+            if val < 0 or (is_eq and val != 0):
+                return False
+        return True
 
     def lexmin(self, order: list[str] | None = None, deadline: float | None = None
                ) -> dict[str, int] | None:
         """Integer lexicographic minimum in ``order`` (default: declaration order);
         None when infeasible."""
         import time
-        if len(self.variables) > 40 and not self.feasible():
-            return None
+        order = order or self.variables
+        if len(self.variables) > 40:
+            # large systems: HiGHS finds the optimum fast, isl checks it exactly
+            if not self.feasible():
+                return None
+            point = self.highs_lexmin(order)
+            if point is not None and self.contains(point):
+                return point
         s = self.to_set()
         if s.is_empty():
             return None

@@ -87,7 +87,7 @@ class PlutoResult:
 class Pluto:
     """The scheduler's state: statements, dependence pieces, rows found so far."""
 
-    def __init__(self, scop, dep_maps, *, fuse="smart", coef_bound=4, shift_bound=None,
+    def __init__(self, scop, dep_maps, *, fuse="smart", coef_bound=4, shift_bound=64,
                  deadline=None):
         self.scop = scop
         self.fuse = fuse

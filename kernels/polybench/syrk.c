@@ -1,0 +1,22 @@
+/* syrk (PolyBench/C 4.2, linear-algebra/blas): symmetric rank-k update of the lower
+   triangle of C; the loop nest of polyk.kernels.polybench.syrk. */
+#include <math.h>
+
+void kernel_syrk(int N, int M,
+                 double alpha, double beta,
+                 double C[N][N],
+                 double A[N][M])
+{
+  int i, j, k;
+
+#pragma scop
+  for (i = 0; i < N; i++) {
+    for (j = 0; j < i + 1; j++)
+      C[i][j] *= beta;
+    for (k = 0; k < M; k++) {
+      for (j = 0; j < i + 1; j++)
+        C[i][j] += alpha * A[i][k] * A[j][k];
+    }
+  }
+#pragma endscop
+}
