@@ -22,7 +22,15 @@ class Options:
                  nest as written)
     fuse         fusion policy of "pluto" and "isl": "smart" (default), "max", "none"
     wavefront    skew the outermost band into a wavefront when it has no parallel loop
-                 (pipelined parallelism; pays off once tiling lands)
+                 (pipelined parallelism); None (default): only a tiled band, for OpenMP
+    tile         tiling of permutable bands of two or more members: False (default), True
+                 (sizes from the L1 cache), a tuple of sizes for the outermost band
+                 (b0; missing members get the default), or {band id: sizes} with the ids
+                 polyk.explain prints
+    intratile    put a parallel member with stride-1 accesses innermost in each permutable
+                 band, for vectors (default True)
+    l2_tile      a second tiling level: False (default), True (8 tiles per member), or a
+                 tuple of L1 tiles per L2 tile
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
     schedule_timeout  seconds the scheduler may take before it stops with an error
     omp_schedule "static" (default) or "runtime" (then OMP_SCHEDULE or
@@ -39,10 +47,13 @@ class Options:
     target: str = "c"
     scheduler: str = "pluto"
     fuse: str | None = None
-    wavefront: bool = False
+    wavefront: bool | None = None
     coef_bound: int = 4
     schedule_timeout: float = 60.0
     omp_schedule: str = "static"
+    tile: object = False
+    l2_tile: object = False
+    intratile: bool = True
     sizes: dict = field(default_factory=dict)
     assume: str | None = None
     compile: bool = True
@@ -72,8 +83,12 @@ class Options:
             raise OptionsError("schedule_timeout must be a positive number of seconds")
         if self.omp_schedule not in ("static", "runtime"):
             raise OptionsError("omp_schedule must be 'static' or 'runtime'")
-        if not isinstance(self.wavefront, bool):
-            raise OptionsError("wavefront must be True or False")
+        if self.wavefront is not None and not isinstance(self.wavefront, bool):
+            raise OptionsError("wavefront must be True, False or None (automatic)")
+        object.__setattr__(self, "tile", _sizes_option("tile", self.tile, dict_ok=True))
+        object.__setattr__(self, "l2_tile", _sizes_option("l2_tile", self.l2_tile))
+        if self.l2_tile and not self.tile:
+            raise OptionsError("l2_tile needs tile: a second level tiles the first")
         if not isinstance(self.sizes, dict):
             raise OptionsError("sizes must be a dict such as {'N': 1024}")
         for k, v in self.sizes.items():
@@ -96,6 +111,32 @@ class Options:
             return dataclasses.replace(options, **kw)
         return cls(**kw)
 
+    def tile_sizes(self, band: int, n: int):
+        """Tile sizes of band ``band`` (``n`` members), or None to leave it untiled."""
+        from .tiling.rectangular import default_sizes
+        if not self.tile:
+            return None
+        if self.tile is True:
+            return default_sizes(n)
+        if isinstance(self.tile, dict):
+            given = self.tile.get(band)
+            if given is None:
+                return None
+        else:
+            if band != 0:
+                return default_sizes(n)
+            given = self.tile
+        given = tuple(given)[:n]
+        return given + default_sizes(n)[len(given):]
+
+    def l2_factors(self, band: int, n: int):
+        if not self.l2_tile:
+            return None
+        if self.l2_tile is True:
+            return (8,) * n
+        given = tuple(self.l2_tile)[:n]
+        return given + (8,) * (n - len(given))
+
     def flags(self) -> tuple[str, ...]:
         out = []
         if not self.fp_contract:
@@ -103,3 +144,30 @@ class Options:
         if self.target == "openmp":
             out.append("-fopenmp")
         return tuple(out) + tuple(self.cflags)
+
+
+def _sizes_option(name, value, dict_ok=False):
+    """False/None, True, a tuple of positive sizes, or (tile only) {band id: tuple}."""
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    if dict_ok and isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str) and k.startswith("b") and k[1:].isdigit():
+                k = int(k[1:])
+            if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+                raise OptionsError(f"{name}: band ids are 0, 1, ... (or 'b0', 'b1', ... as "
+                                   f"polyk.explain prints them), got {k!r}")
+            out[k] = _sizes_option(name, v)
+            if out[k] is True or out[k] is False:
+                raise OptionsError(f"{name}[{k!r}] must be a tuple of tile sizes")
+        return out
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, (tuple, list)) and value and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+        return tuple(value)
+    raise OptionsError(f"{name} must be True, False, a tuple of positive tile sizes"
+                       + (" or a dict {band id: sizes}" if dict_ok else "") + f"; got {value!r}")

@@ -18,6 +18,8 @@ from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
 from .schedule.pluto import pluto_schedule
 from .schedule.tree import rows_to_tree
 from .scop import compute_dependences
+from .tiling.intratile import reorder_bands
+from .tiling.rectangular import tile_bands
 from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,21 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
                 tree, pluto = _reschedule(scop, deps, options, {})
     always, scalars = split_for_coincidence(scop, deps)
     tree = mark_coincident(tree, always, scalars)
-    if options.wavefront:
+    if options.intratile and options.scheduler != "identity":
+        tree, order_notes = reorder_bands(tree, scop)
+        if order_notes:
+            notes.extend(order_notes)
+            tree = mark_coincident(tree, always, scalars)
+    tiled = False
+    if options.tile:
+        tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors)
+        tiled = bool(tile_notes)
+        notes.extend(tile_notes)
+        tree = mark_coincident(tree, always, scalars)
+    want_wave = options.wavefront
+    if want_wave is None:
+        want_wave = tiled and options.target == "openmp"
+    if want_wave:
         waved = wavefront(tree)
         if waved is not tree:
             tree = mark_coincident(waved, always, scalars)

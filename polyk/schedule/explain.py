@@ -19,6 +19,11 @@ def _pieces(umap: isl.UnionMap) -> list[isl.Map]:
 
 
 def _aff_text(aff: isl.Aff, iterators) -> str:
+    if aff.dim(isl.dim_type.div):   # floor divisions (tile loops): isl's own text
+        text = str(aff)
+        inner = text[text.find("-> [") + 4:text.rfind("]")]
+        from ..codegen.c_printer import _strip
+        return _strip(inner) if inner else text
     terms = []
     for k, it in enumerate(iterators):
         c = aff.get_coefficient_val(isl.dim_type.in_, k).to_python()
