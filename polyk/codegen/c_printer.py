@@ -66,7 +66,7 @@ def print_c(scop, schedule, *, name: str | None = None,
     node = build_ast(scop, schedule)
     free_params = [p for p in scop.params if p not in scop.fixed]
     names = {p: c_name(p) for p in scop.params}
-    printer = _Printer(scop, names)
+    printer = _Printer(scop, names, fname=fname)
     printer.omp_schedule = omp_schedule
     body = printer.node(node)
 
@@ -92,7 +92,7 @@ def print_c(scop, schedule, *, name: str | None = None,
     includes = [c.Include("stdint.h"), c.Include("math.h")]
     if printer.used_openmp:
         includes.append(c.Include("omp.h"))
-    module = c.Module([c.Comment(header), *includes, c.Line(helpers), fn])
+    module = c.Module([c.Comment(header), *includes, c.Line(helpers), *printer.outlined, fn])
     text = str(module) + "\n"
     log.debug("printed C for %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return CFunction(text, fname, free_params, list(scop.args), node)
@@ -127,6 +127,7 @@ def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, 
                                "the scop region")] + decls + body)
     helpers = ("#ifndef POLYK_HELPERS\n#define POLYK_HELPERS\n#include <stdint.h>\n"
                f"{_helpers()}#endif\n")
+    helpers += "".join(str(f) + "\n" for f in printer.outlined)
     return str(block), helpers
 
 
@@ -158,14 +159,16 @@ def _header(scop, fname, free_params, schedule) -> str:
 
 
 class _Printer:
-    def __init__(self, scop, names, array_names=None):
+    def __init__(self, scop, names, array_names=None, fname=None):
         self.scop = scop
         self.names = names
         self.in_parallel = False
         self.used_openmp = False
         self.array_names = array_names or {}
         self.stmts = {s.name: s for s in scop.statements}
-        self.bodies = {}
+        self.fname = fname or f"polyk_{c_name(scop.name)}"
+        self.iterators: list[str] = []    # loop variables in scope
+        self.outlined: list = []          # bodies of parallel loops, as static functions
 
     def node(self, n: isl.AstNode, pragma: str | None = None) -> list:
         """cgen nodes for an AST node; ``pragma`` goes before the outermost loops below."""
@@ -182,7 +185,7 @@ class _Printer:
             self.in_parallel = True
             self.used_openmp = True
             try:
-                return [c.Pragma(pragma), self.loop(n)]
+                return [c.Pragma(pragma), self.parallel_loop(n)]
             finally:
                 self.in_parallel = False
         if t == isl.ast_node_type.if_:
@@ -202,32 +205,91 @@ class _Printer:
         raise NotImplementedError(f"isl AST node type {t}")
 
     def _omp_pragma(self, n: isl.AstNode) -> str:
-        """``omp parallel for``, with the scalar variables written below made private (those
-        only read stay shared)."""
-        used = set()
+        """``omp parallel for``; the loop's body is a function of its own (parallel_loop),
+        so its scalar temporaries are private without a clause."""
+        return f"omp parallel for schedule({self.omp_schedule})"
+
+    def _written_scalars(self, n: isl.AstNode) -> set[str]:
+        out = set()
 
         def visit(node):
             if node.get_type() == isl.ast_node_type.user:
                 name = node.user_get_expr().get_op_arg(0).get_id().get_name()
                 for a in self.stmts[name].writes():
                     if not self.scop.arrays[a.array].shape:
-                        used.add(c_name(a.array))
+                        out.add(a.array)
             return True
 
         n.foreach_descendant_top_down(visit)
-        private = f" private({', '.join(sorted(used))})" if used else ""
-        return f"omp parallel for schedule({self.omp_schedule}){private}"
+        return out
 
     def loop(self, n: isl.AstNode):
         it = ast_expr(n.for_get_iterator(), self.names)
         init = ast_expr(n.for_get_init(), self.names)
-        body = self.node(n.for_get_body())
+        self.iterators.append(it)
+        try:
+            body = self.node(n.for_get_body())
+        finally:
+            self.iterators.pop()
         if n.for_is_degenerate():
             return c.Block([c.Line(f"const int64_t {it} = {init};")] + body)
         cond = _strip(ast_expr(n.for_get_cond(), self.names))
         inc = ast_expr(n.for_get_inc(), self.names)
         step = f"{it}++" if inc == "1" else f"{it} += {inc}"
         return c.For(f"int64_t {it} = {init}", cond, step, c.Block(body))
+
+    def parallel_loop(self, n: isl.AstNode):
+        """A parallel loop whose body is outlined into a static function taking every array
+        as a ``restrict`` pointer: code inside an OpenMP region loses the restrict of the
+        enclosing function's parameters, and with it vectorisation without alias checks.
+        Scalar temporaries written in the body are locals of that function (private)."""
+        it = ast_expr(n.for_get_iterator(), self.names)
+        init = ast_expr(n.for_get_init(), self.names)
+        cond = _strip(ast_expr(n.for_get_cond(), self.names))
+        inc = ast_expr(n.for_get_inc(), self.names)
+        outer = list(self.iterators)
+        self.iterators.append(it)
+        try:
+            body = self.node(n.for_get_body())
+        finally:
+            self.iterators.pop()
+        written = self._written_scalars(n)
+        scop = self.scop
+        params, args = [], []
+        for v in outer + [it]:
+            params.append(c.Value("int64_t", v))
+            args.append(v)
+        for p in scop.params:
+            if p not in scop.fixed:
+                params.append(c.Value("int64_t", self.names[p]))
+                args.append(self.names[p])
+        for a in scop.args:
+            name = self.array_names.get(a.name) or c_name(a.name)
+            if a.is_array:
+                ptr = c.RestrictPointer(c.Value(a.dtype.ctype, name))
+                params.append(ptr if a.name in scop.written_arrays else c.Const(ptr))
+                args.append(name)
+            elif a.name not in written:
+                params.append(c.Value(a.dtype.ctype, name))
+                args.append(name)
+        decls = [c.Line(f"const int64_t {self.names[p]} = {int(v)};")
+                 for p, v in scop.fixed.items()]
+        for arr in scop.arrays.values():
+            if arr.shape:
+                continue
+            if arr.name in written:
+                decls.append(c.Line(f"{arr.dtype.ctype} {c_name(arr.name)};"))
+            elif arr.kind == "local":
+                params.append(c.Value(arr.dtype.ctype, c_name(arr.name)))
+                args.append(c_name(arr.name))
+        fname = f"{self.fname}_par{len(self.outlined)}"
+        self.outlined.append(c.FunctionBody(
+            c.FunctionDeclaration(c.Value("static __attribute__((noinline)) void", fname),
+                                  params),
+            c.Block(decls + body)))
+        step = f"{it}++" if inc == "1" else f"{it} += {inc}"
+        call = c.Statement(f"{fname}({', '.join(args)})")
+        return c.For(f"int64_t {it} = {init}", cond, step, c.Block([call]))
 
     def user(self, e: isl.AstExpr):
         name = e.get_op_arg(0).get_id().get_name()
