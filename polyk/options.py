@@ -31,6 +31,9 @@ class Options:
                  band, for vectors (default True)
     l2_tile      a second tiling level: False (default), True (8 tiles per member), or a
                  tuple of L1 tiles per L2 tile
+    parallel_first  Pluto looks first for hyperplanes that carry no dependence (parallel
+                 loops), ending bands and distributing nests to get them, as PPCG asks isl
+                 for outer coincidence; default False: Pluto's own cost (locality first)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
     schedule_timeout  seconds the scheduler may take before it stops with an error
     omp_schedule "static" (default) or "runtime" (then OMP_SCHEDULE or
@@ -49,6 +52,7 @@ class Options:
     fuse: str | None = None
     wavefront: bool | None = None
     coef_bound: int = 4
+    parallel_first: bool = False
     schedule_timeout: float = 60.0
     omp_schedule: str = "static"
     tile: object = False

@@ -75,7 +75,8 @@ def _reschedule(scop, deps, options, private):
     sched_deps = drop_private_deps(scop, deps, private) if private else deps
     if options.scheduler == "pluto":
         res = pluto_schedule(scop, sched_deps, fuse=options.fuse,
-                             coef_bound=options.coef_bound, timeout=options.schedule_timeout)
+                             coef_bound=options.coef_bound, timeout=options.schedule_timeout,
+                             parallel_first=options.parallel_first)
         return rows_to_tree(scop, res.rows), res
     return isl_schedule(scop, sched_deps, fuse=options.fuse), None
 

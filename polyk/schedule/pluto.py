@@ -88,12 +88,13 @@ class Pluto:
     """The scheduler's state: statements, dependence pieces, rows found so far."""
 
     def __init__(self, scop, dep_maps, *, fuse="smart", coef_bound=4, shift_bound=64,
-                 deadline=None):
+                 deadline=None, parallel_first=False):
         self.scop = scop
         self.fuse = fuse
         self.B = coef_bound
         self.shift_bound = shift_bound
         self.deadline = deadline
+        self.parallel_first = parallel_first
         self.stmts = [s.name for s in scop.statements]
         self.dim = {s.name: len(s.iterators) for s in scop.statements}
         self.iters = {s.name: s.iterators for s in scop.statements}
@@ -180,7 +181,7 @@ class Pluto:
         return [d for d in self.deps if d.satisfied_at is None]
 
     # ------------------------------------------------------------ hyperplane search
-    def find_hyperplane(self, active: list[Dep]) -> Row | None:
+    def find_hyperplane(self, active: list[Dep], parallel: bool = False) -> Row | None:
         """The next hyperplane for every statement, or None when some statements have none.
 
         Statements that no active dependence connects are independent, so each connected
@@ -193,7 +194,7 @@ class Pluto:
                 for s in comp:
                     coeffs[s], consts[s] = (0,) * self.dim[s], 0
                 continue
-            sol = self._solve(comp, deps, needs)
+            sol = self._solve(comp, deps, needs, parallel)
             if sol is None:
                 return None
             for s in comp:
@@ -218,11 +219,13 @@ class Pluto:
             groups.setdefault(find(s), []).append(s)
         return list(groups.values())
 
-    def _solve(self, comp, deps, needs) -> dict | None:
+    def _solve(self, comp, deps, needs, parallel=False) -> dict | None:
+        """One component's ILP; ``parallel`` fixes the bound (u, w) to 0, which makes the
+        bounding constraints say that no active dependence has a non-zero distance."""
         ilp = ILP()
         for p in self.params:
-            ilp.var(f"u_{p}", 0)
-        ilp.var("w", 0)
+            ilp.var(f"u_{p}", 0, 0 if parallel else None)
+        ilp.var("w", 0, 0 if parallel else None)
         for s in comp:
             # innermost iterators first, so the lexicographic minimum keeps the original
             # loop order where it can; the negative part first, so +i beats -i
@@ -393,7 +396,19 @@ class Pluto:
                 break
             row = None
             if not all(self.full_rank(s) for s in self.stmts):
-                row = self.find_hyperplane(active)
+                if self.parallel_first:
+                    row = self.find_hyperplane(active, parallel=True)
+                    if row is None and band_rows:   # end the band: maybe one opens then
+                        band += 1
+                        band_rows = 0
+                        active = self.unsatisfied()
+                        continue
+                    if row is None and self.cut(self.sccs(active), "parallel first: "
+                                                "distribute for a parallel loop"):
+                        active = self.unsatisfied()
+                        continue
+                if row is None:
+                    row = self.find_hyperplane(active)
             if row is not None:
                 row.band = band
                 self.rows.append(row)
@@ -438,11 +453,11 @@ def _carried_at(n: int, k: int, decl: str) -> isl.Map:
 
 
 def pluto_schedule(scop, deps, *, fuse="smart", coef_bound=4, timeout=60.0,
-                   private=()) -> PlutoResult:
+                   private=(), parallel_first=False) -> PlutoResult:
     """Run Pluto on the flow, anti and output dependences of ``scop``."""
     kinds = [("flow", deps.flow), ("anti", deps.anti), ("output", deps.output)]
     p = Pluto(scop, kinds, fuse=fuse, coef_bound=coef_bound,
-              deadline=time.perf_counter() + timeout)
+              deadline=time.perf_counter() + timeout, parallel_first=parallel_first)
     res = p.run()
     log.debug("pluto on %s: %d rows in %.2f s", scop.name, len(res.rows), res.seconds)
     return res
