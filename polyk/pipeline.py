@@ -81,14 +81,16 @@ def _reschedule(scop, deps, options, private):
     return isl_schedule(scop, sched_deps, fuse=options.fuse), None
 
 
-def generate(op, target: str = "c", *, options: Options | None = None, **kw):
+def generate(op, target: str | None = None, *, options: Options | None = None, **kw):
     """Generate (and by default compile) a kernel for ``op``.
 
-    ``target`` is "c" or "openmp"; further options (see ``polyk.Options``) are keywords:
+    ``target`` is "c" (default) or "openmp"; further options (see ``polyk.Options``) are keywords:
     ``scheduler=``, ``fuse=``, ``sizes=``, ``assume=``, ``compile=``, ``fp_contract=``, ...
     """
     from .kernel import Kernel
-    opts = Options.from_keywords(options, target=target, **kw)
+    if target is not None:
+        kw["target"] = target
+    opts = Options.from_keywords(options, **kw)
     t0 = time.perf_counter()
     scop = op.scop(sizes=opts.sizes, assume=opts.assume)
     deps = compute_dependences(scop)

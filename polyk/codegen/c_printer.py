@@ -16,7 +16,7 @@ import cgen as c
 import islpy as isl
 
 from ..scop.expr import aff_to_c
-from ..schedule.schedule import PARALLEL_MARK
+from ..schedule.schedule import parallel_mark_depth
 from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
 
 log = logging.getLogger(__name__)
@@ -168,10 +168,15 @@ class _Printer:
         self.stmts = {s.name: s for s in scop.statements}
         self.fname = fname or f"polyk_{c_name(scop.name)}"
         self.iterators: list[str] = []    # loop variables in scope
+        self.prefix = iterator_prefix(list(scop.params) + list(scop.arrays)
+                                      + [a.name for a in scop.args])
         self.outlined: list = []          # bodies of parallel loops, as static functions
 
-    def node(self, n: isl.AstNode, pragma: str | None = None) -> list:
-        """cgen nodes for an AST node; ``pragma`` goes before the outermost loops below."""
+    def node(self, n: isl.AstNode, pragma: tuple | None = None) -> list:
+        """cgen nodes for an AST node; ``pragma`` is (text, iterator): the text goes before
+        the outermost loops below over that iterator (the marked schedule dimension);
+        a loop over another iterator ends the search (the dimension was a single value
+        there, and deeper loops are not the parallel one)."""
         t = n.get_type()
         if t == isl.ast_node_type.block:
             kids = n.block_get_children()
@@ -180,12 +185,13 @@ class _Printer:
                 out += self.node(kids.get_at(i), pragma)
             return out
         if t == isl.ast_node_type.for_:
-            if pragma is None or n.for_is_degenerate():
+            it = ast_expr(n.for_get_iterator(), self.names)
+            if pragma is None or n.for_is_degenerate() or it != pragma[1]:
                 return [self.loop(n)]
             self.in_parallel = True
             self.used_openmp = True
             try:
-                return [c.Pragma(pragma), self.parallel_loop(n)]
+                return [c.Pragma(pragma[0]), self.parallel_loop(n)]
             finally:
                 self.in_parallel = False
         if t == isl.ast_node_type.if_:
@@ -199,8 +205,10 @@ class _Printer:
         if t == isl.ast_node_type.mark:
             mark = n.mark_get_id().get_name()
             inner = n.mark_get_node()
-            if mark == PARALLEL_MARK and pragma is None and not self.in_parallel:
-                return self.node(inner, pragma=self._omp_pragma(inner))
+            depth = parallel_mark_depth(mark)
+            if depth is not None and depth >= 0 and pragma is None and not self.in_parallel:
+                return self.node(inner, pragma=(self._omp_pragma(inner),
+                                                f"{self.prefix}{depth}"))
             return self.node(inner, pragma=pragma)
         raise NotImplementedError(f"isl AST node type {t}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import islpy as isl
 
-from .schedule import CUT_MARK, PARALLEL_MARK
+from .schedule import CUT_MARK, parallel_mark_depth
 
 
 def _pieces(umap: isl.UnionMap) -> list[isl.Map]:
@@ -124,7 +124,7 @@ def explain(kernel) -> Explanation:
             lines.append(f"{pad}sequence: " + " | ".join("{" + ", ".join(g) + "}"
                                                           for g in groups) + why)
         elif t == isl.schedule_node_type.mark and \
-                node.mark_get_id().get_name() == PARALLEL_MARK:
+                parallel_mark_depth(node.mark_get_id().get_name()) is not None:
             lines.append(f"{pad}omp parallel for on the next loop")
         for k in range(node.n_children()):
             child = node.child(k)

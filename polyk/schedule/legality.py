@@ -19,7 +19,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import ScheduleError
-from .schedule import PARALLEL_MARK
+from .schedule import parallel_mark_depth
 
 _SCALAR_KINDS = ("local", "scalar_arg")
 
@@ -118,7 +118,7 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
 
     def visit(node):
         if node.get_type() == isl.schedule_node_type.mark and \
-                node.mark_get_id().get_name() == PARALLEL_MARK:
+                parallel_mark_depth(node.mark_get_id().get_name()) is not None:
             band = node.child(0)
             if band.get_type() != isl.schedule_node_type.band:
                 problems.append("a parallel mark that is not above a loop")

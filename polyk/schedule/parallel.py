@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import islpy as isl
 
-from .schedule import PARALLEL_MARK
+from .schedule import parallel_mark
 
 
 
@@ -95,9 +95,9 @@ def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
             return node
         if first > 0:
             node = node.band_split(first).child(0)
-            node = node.insert_mark(isl.Id(PARALLEL_MARK))
+            node = node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth())))
             return node.parent()
-        return node.insert_mark(isl.Id(PARALLEL_MARK))
+        return node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth())))
     return sched.map_schedule_node_bottom_up(visit)
 
 

@@ -6,8 +6,23 @@ from dataclasses import dataclass, field
 
 import islpy as isl
 
-# The mark above a loop that the C printer makes an OpenMP parallel loop.
+# The mark above a band whose first member the C printer makes an OpenMP parallel loop.
+# Its name carries the schedule depth of that member ("polyk_omp_parallel@2"): isl names
+# the loop of schedule dimension d "c<d>", and where the member is a single value in part
+# of the domain, the AST below the mark starts with deeper loops that must not get it.
 PARALLEL_MARK = "polyk_omp_parallel"
+
+
+def parallel_mark(depth: int) -> str:
+    return f"{PARALLEL_MARK}@{depth}"
+
+
+def parallel_mark_depth(name: str) -> int | None:
+    """The schedule depth a parallel mark names (-1 for a bare mark, which the checker
+    checks and the printer ignores), or None for another mark."""
+    if name.startswith(PARALLEL_MARK + "@"):
+        return int(name.split("@", 1)[1])
+    return -1 if name == PARALLEL_MARK else None
 # The mark above a sequence that Pluto introduced by cutting the dependence graph; the text
 # after the prefix says why.
 CUT_MARK = "polyk_cut: "
