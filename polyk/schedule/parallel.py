@@ -83,15 +83,43 @@ def mark_coincident(sched: isl.Schedule, deps: isl.UnionMap, scalars: dict) -> i
     return sched.map_schedule_node_bottom_up(visit)
 
 
+def _inside_sequential_loop(node: isl.ScheduleNode) -> bool:
+    """Whether a non-parallel band member encloses the node."""
+    while node.has_parent():
+        node = node.parent()
+        if node.get_type() == isl.schedule_node_type.band and not all(
+                node.band_member_get_coincident(j) for j in range(node.band_n_member())):
+            return True
+    return False
+
+
+def _loops_from(node: isl.ScheduleNode, first: int) -> int:
+    """Schedule dimensions from member ``first`` of the band down to the deepest leaf."""
+    sub = node.get_subtree_schedule_union_map()
+    maps = []
+    sub.foreach_map(maps.append)
+    return max((m.dim(isl.dim_type.out) for m in maps), default=0) - first
+
+
+# A parallel loop nested in a sequential one opens a parallel region per iteration of the
+# outer loop; it is only worth it with at least this many loops of work inside it.
+MIN_NESTED_PARALLEL_DEPTH = 3
+
+
 def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
     """Above the first coincident member of each band (split off where it is not the first),
-    a mark that the C printer turns into ``#pragma omp parallel for``."""
+    a mark that the C printer turns into ``#pragma omp parallel for``. Inside a sequential
+    loop, only where the parallel loop holds enough work (MIN_NESTED_PARALLEL_DEPTH loops:
+    the tiles of a wavefront do; an innermost loop does not)."""
     def visit(node):
         if node.get_type() != isl.schedule_node_type.band:
             return node
         n = node.band_n_member()
         first = next((j for j in range(n) if node.band_member_get_coincident(j)), None)
         if first is None:
+            return node
+        if (first > 0 or _inside_sequential_loop(node)) and \
+                _loops_from(node, first) < MIN_NESTED_PARALLEL_DEPTH:
             return node
         if first > 0:
             node = node.band_split(first).child(0)

@@ -1,0 +1,146 @@
+"""Tiling: structure of tiled schedules, and tiled kernels computing exactly what the
+untransformed ones compute, under a seeded sample of option combinations."""
+
+from __future__ import annotations
+
+import random
+
+import islpy as isl
+import numpy as np
+import pytest
+
+import polyk
+from polyk.kernels import LIBRARY
+from polyk.tiling.rectangular import band_paths, cache_sizes, node_at
+
+from conftest import copy_args, free_params
+
+
+def _bands(sched):
+    return [node_at(sched, p) for p in band_paths(sched)]
+
+
+def test_tiled_gemm_has_tile_loops_outside_point_loops():
+    # b0 is C *= beta (2 members), b1 the product (3 members), as explain numbers them
+    k = polyk.generate(LIBRARY["gemm"].op, tile={"b1": (16, 8, 4)}, compile=False)
+    bands = _bands(k.schedule.tree)
+    # the product band (3 members) is split into a tile band whose child is a point band
+    tiles = [b for b in bands if b.band_n_member() == 3]
+    assert len(tiles) == 2
+    assert not [b for b in bands if b.band_n_member() == 2 and "mod" in
+                str(b.band_get_partial_schedule())]       # b0 was not asked to be tiled
+    tile, point = tiles
+    assert point.get_parent_type() == isl.schedule_node_type.band
+    assert tile.band_get_permutable() and point.band_get_permutable()
+    text = str(tile.band_get_partial_schedule())
+    assert "mod 16" in text and "mod 8" in text and "mod 4" in text  # steps over tiles
+    assert any("tiled" in n for n in k.schedule.notes)
+    src = k.source
+    assert "+= 16)" in src or "+= 16\n" in src or "c0 += 16" in src
+
+
+@pytest.mark.parametrize("name", ["trisolv", "durbin", "gemm"])
+def test_only_bands_of_two_or_more_members_are_tiled(name):
+    k = polyk.generate(LIBRARY[name].op, tile=True, compile=False)
+    untiled = polyk.generate(LIBRARY[name].op, compile=False)
+    n_multi = sum(b.band_n_member() >= 2 and b.band_get_permutable()
+                  for b in _bands(untiled.schedule.tree))
+    # tile loops are "i - (i) mod 32" (their point loops "(i) mod 32")
+    tiled = [b for b in _bands(k.schedule.tree) if ") mod" in str(b.band_get_partial_schedule())
+             and " - (" in str(b.band_get_partial_schedule())]
+    assert all(b.band_n_member() >= 2 for b in tiled)
+    assert len(tiled) == n_multi      # every permutable band of 2+ members, nothing else
+
+
+def test_tiled_stencil_runs_as_a_wavefront_of_tiles():
+    k = polyk.generate(LIBRARY["jacobi-2d"].op, target="openmp", tile=(8, 8, 8),
+                       compile=False)
+    assert any("wavefront" in n for n in k.schedule.notes)
+    assert "omp parallel for" in k.source
+
+
+def test_tiled_cholesky_openmp_is_race_free():
+    """Regression: the pragma of a parallel tile loop once landed on a point loop where the
+    tile loop was a single value (the printed AST split there)."""
+    spec = LIBRARY["cholesky"]
+    sz = spec.sizes["test"]
+    inp = spec.op.make_inputs(sz, seed=11)
+    base = polyk.generate(spec.op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want)
+    k = polyk.generate(spec.op, target="openmp", tile=(16, 16, 16), fp_contract=False,
+                       omp_schedule="runtime")
+    for threads, sched in ((2, "static"), (8, "static,1")):
+        got = copy_args(inp)
+        with polyk.openmp_threads(threads, schedule=sched):
+            k(**got)
+        np.testing.assert_array_equal(got["A"], want["A"])
+
+
+def test_cache_sizes_are_read_not_guessed():
+    sizes = cache_sizes()
+    assert sizes["L1"] >= 16 * 1024 and sizes["L2"] >= sizes["L1"]
+
+
+@pytest.mark.parametrize("bad", [0, -3, (4, 0), "big", {"x": (4,)}, {0: True}])
+def test_bad_tile_options_are_refused(bad):
+    with pytest.raises(polyk.OptionsError):
+        polyk.Options(tile=bad)
+
+
+def test_l2_needs_l1():
+    with pytest.raises(polyk.OptionsError, match="l2_tile needs tile"):
+        polyk.Options(l2_tile=True)
+
+
+# Kernels whose tiled code isl generates in seconds at any of these sizes. Tiling some
+# others with small uneven sizes (nussinov with 7x5x3) makes isl's AST generation run for
+# minutes: a known limit of the tiling stage, recorded in the issue, not hidden here.
+TILED_IN_CI = ["gemm", "2mm", "jacobi-2d", "seidel-2d", "cholesky", "trisolv", "fdtd-2d",
+               "lu", "syrk", "conv2d", "heat-3d", "jacobi-1d"]
+
+
+def _combos():
+    """A seeded sample of (kernel, options): tile sizes that divide and that do not, size
+    1, two levels, serial and OpenMP, both fusion policies that matter."""
+    rng = random.Random(2026)
+    sizes = [(1, 1, 1), (5, 5, 5), (24, 24, 24), (16, 16, 16), (32, 32, 32), True]
+    out = []
+    for name in sorted(LIBRARY):
+        for _ in range(2):
+            opts = {"tile": rng.choice(sizes), "l2_tile": rng.choice([False, (2, 2, 2)]),
+                    "fuse": rng.choice(["smart", "max"]),
+                    "target": rng.choice(["c", "openmp"])}
+            marks = () if name in TILED_IN_CI else (pytest.mark.slow,)
+            out.append(pytest.param(name, opts, marks=marks))
+    return out
+
+
+COMBOS = _combos()
+
+
+@pytest.fixture(scope="module")
+def baselines():
+    return {}
+
+
+@pytest.mark.parametrize("name,opts", COMBOS, ids=[f"{p.values[0]}-{i % 2}" for i, p in
+                                                   enumerate(COMBOS)])
+def test_tiled_kernels_bitwise_equal_to_untransformed(baselines, name, opts):
+    spec = LIBRARY[name]
+    sz = spec.sizes["test"]
+    extra = {p: sz[p] for p in free_params(spec.op)}
+    inp = spec.op.make_inputs(sz, seed=11)
+    if name not in baselines:
+        base = polyk.generate(spec.op, scheduler="identity", fp_contract=False)
+        out = copy_args(inp)
+        base(**out, **extra)
+        baselines[name] = out
+    k = polyk.generate(spec.op, fp_contract=False, **opts)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got, **extra)
+    for a in spec.op.args:
+        if a.is_array:
+            np.testing.assert_array_equal(got[a.name], baselines[name][a.name],
+                                          err_msg=f"{a.name} with {opts}")
