@@ -24,7 +24,7 @@ from polyk.kernels import LIBRARY
 from polyk.pipeline import schedule_scop
 from polyk.schedule import check_schedule
 from polyk.schedule.pluto import pluto_schedule
-from polyk.schedule.schedule import CUT_MARK, PARALLEL_MARK
+from polyk.schedule.schedule import CUT_MARK, parallel_mark_depth
 from polyk.scop import compute_dependences
 
 N, M, K, T = polyk.params("N M K T")
@@ -231,7 +231,7 @@ def test_matrix_product_default_options_keep_one_band_two_parallel_members():
 def test_matrix_product_openmp_marks_outermost_parallel_loop_only():
     k = gen(matmul, target="openmp")
     marks = [n for n in nodes(k.schedule.tree, isl.schedule_node_type.mark)
-             if n.mark_get_id().get_name() == PARALLEL_MARK]
+             if parallel_mark_depth(n.mark_get_id().get_name()) is not None]
     assert len(marks) == 1
     below = marks[0].child(0)
     assert below.get_type() == isl.schedule_node_type.band
@@ -336,7 +336,7 @@ def test_wavefront_gives_an_inner_parallel_loop(name):
     # OpenMP: the band is split after the wavefront, the parallel loop gets the pragma
     k = gen(LIBRARY[name].op, target="openmp", wavefront=True)
     marks = [n for n in nodes(k.schedule.tree, isl.schedule_node_type.mark)
-             if n.mark_get_id().get_name() == PARALLEL_MARK]
+             if parallel_mark_depth(n.mark_get_id().get_name()) is not None]
     assert len(marks) == 1
     assert member_affs(marks[0].child(0), 0) == second
     assert k.source.count("#pragma omp parallel for") == 1

@@ -103,14 +103,14 @@ def _loops_from(node: isl.ScheduleNode, first: int) -> int:
 
 # A parallel loop nested in a sequential one opens a parallel region per iteration of the
 # outer loop; it is only worth it with at least this many loops of work inside it.
-MIN_NESTED_PARALLEL_DEPTH = 3
+MIN_NESTED_PARALLEL_DEPTH = 2
 
 
 def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
     """Above the first coincident member of each band (split off where it is not the first),
     a mark that the C printer turns into ``#pragma omp parallel for``. Inside a sequential
     loop, only where the parallel loop holds enough work (MIN_NESTED_PARALLEL_DEPTH loops:
-    the tiles of a wavefront do; an innermost loop does not)."""
+    a wavefront of tiles does; an innermost loop does not)."""
     def visit(node):
         if node.get_type() != isl.schedule_node_type.band:
             return node
