@@ -70,9 +70,7 @@ def print_c(scop, schedule, *, name: str | None = None,
     printer.omp_schedule = omp_schedule
     body = printer.node(node)
 
-    decls = []
-    for p, v in scop.fixed.items():
-        decls.append(c.Line(f"const int64_t {names[p]} = {int(v)};"))
+    decls = _fixed_sizes(scop, names)
     for a in scop.arrays.values():
         if a.kind == "local":
             decls.append(c.Line(f"{a.dtype.ctype} {c_name(a.name)};"))
@@ -110,9 +108,7 @@ def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, 
     printer = _Printer(scop, names, array_names=flat)
     printer.omp_schedule = omp_schedule
     body = printer.node(node)
-    decls = []
-    for p, v in scop.fixed.items():
-        decls.append(c.Line(f"const int64_t {names[p]} = {int(v)};"))
+    decls = _fixed_sizes(scop, names)
     for name in scop.program.region_locals:
         if name in scop.arrays:
             decls.append(c.Line(f"{scop.arrays[name].dtype.ctype} {name};"))
@@ -129,6 +125,11 @@ def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, 
                f"{_helpers()}#endif\n")
     helpers += "".join(str(f) + "\n" for f in printer.outlined)
     return str(block), helpers
+
+
+def _fixed_sizes(scop, names) -> list:
+    """Declarations of the parameters fixed by sizes=... (the code is specialised)."""
+    return [c.Line(f"const int64_t {names[p]} = {int(v)};") for p, v in scop.fixed.items()]
 
 
 def _helpers() -> str:
@@ -280,8 +281,7 @@ class _Printer:
             elif a.name not in written:
                 params.append(c.Value(a.dtype.ctype, name))
                 args.append(name)
-        decls = [c.Line(f"const int64_t {self.names[p]} = {int(v)};")
-                 for p, v in scop.fixed.items()]
+        decls = _fixed_sizes(scop, self.names)
         for arr in scop.arrays.values():
             if arr.shape:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import islpy as isl
 
+from .parallel import _member_map, _same, _zero_distance
 from .schedule import CUT_MARK, parallel_mark_depth
 
 
@@ -149,19 +150,15 @@ def _carried(node, labelled) -> list[list[str]]:
     """For each band member, the dependences it carries (non-zero distance, not already
     separated by an outer dimension or earlier member)."""
     dom = node.get_domain()
-    prefix = node.get_prefix_schedule_union_map()
-    same = prefix.apply_range(prefix.reverse())
+    same = _same(node.get_prefix_schedule_union_map())
     out = []
     for j in range(node.band_n_member()):
-        member = isl.UnionMap.from_union_pw_aff(node.band_get_partial_schedule().get_at(j))
+        member = _member_map(node, j)
         here = []
         for label, d in labelled:
             d = d.intersect_domain(dom).intersect_range(dom).intersect(same)
-            if d.is_empty():
-                continue
-            moved = d.apply_domain(member).apply_range(member)
-            if not moved.deltas().is_subset(isl.UnionSet("{ [0] }")):
+            if not _zero_distance(d, member):
                 here.append(label)
         out.append(here)
-        same = same.intersect(member.apply_range(member.reverse()))
+        same = same.intersect(_same(member))
     return out
