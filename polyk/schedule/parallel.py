@@ -44,6 +44,17 @@ def private_scalars_ok(node, j, flow: isl.UnionMap, dom: isl.UnionSet, same_oute
     return _zero_distance(inside.intersect(same_outer), _member_map(node, j))
 
 
+def _written_and_crossing(flow: isl.UnionMap, other: isl.UnionMap, dom: isl.UnionSet) -> bool:
+    """A scalar written under ``dom`` whose value flows into or out of ``dom``."""
+    written = flow.domain().union(other.range()).intersect(dom)
+    if written.is_empty():
+        return False
+    inside = flow.intersect_domain(dom).intersect_range(dom)
+    crossing = flow.subtract(inside)
+    return not (crossing.intersect_domain(dom).is_empty()
+                and crossing.intersect_range(dom).is_empty())
+
+
 def band_coincidence(node: isl.ScheduleNode, deps: isl.UnionMap, scalars: dict) -> list[bool]:
     """Which members of the band at ``node`` are parallel.
 
@@ -66,6 +77,12 @@ def band_coincidence(node: isl.ScheduleNode, deps: isl.UnionMap, scalars: dict) 
                 break
             if private_scalars_ok(node, j, flow, dom, same):
                 continue
+            if _written_and_crossing(flow, other, dom):
+                # the OpenMP printer makes every scalar written in a parallel loop private,
+                # so a value that crosses the loop's boundary would be lost (a loop of one
+                # iteration carries no dependence and looked parallel: found by polyk.fuzz)
+                ok = False
+                break
             both = flow.union(other).intersect_domain(dom).intersect_range(dom).intersect(same)
             ok = _zero_distance(both, member)
         out.append(ok)
