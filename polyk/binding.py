@@ -58,6 +58,9 @@ def bind_arguments(prog, args: tuple, kwargs: dict, *, context: isl.Set,
     for k, v in explicit_params.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise ValueError(f"parameter {k} must be an integer, got {v!r}")
+        if not -2**63 <= int(v) < 2**63:
+            raise ValueError(f"parameter {k}={v} does not fit in the 64-bit integers of the "
+                             "generated code")
         params[k] = int(v)
     _params_from_shapes(prog, specs, values, params)
     for p, v in (fixed or {}).items():
