@@ -183,3 +183,99 @@ def test_split_wavefront_band_serial_target_is_right():
     _check(SPLIT_BAND_LOSES_INSTANCES, {"target": "c", "tile": {1: (2, 32)},
                                         "wavefront": True, "fp_contract": False},
            [{"N": 6}, {"N": 9}])
+
+
+L2_TILES_LOSE_INSTANCES = """\
+def l2(A: f64[N + 1]):
+    for i in range(0, N, 3):
+        for j in range(i, -1, -1):
+            for k in range(N - 1, -1, -1):
+                if j + i < N:
+                    A[k] += 0.5
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="wrong code: two-level tiling tile=(32, 32), "
+                   "l2_tile=(2, 3) builds the L2 band from 'i - (i) mod 32 - (-floor(i/32)) "
+                   "mod 3' and '(-floor(i/32)) mod 3' (neither is a multiple of 96 nor "
+                   "floor(i/32) mod 3); the schedule map is legal, but isl's AST built from "
+                   "the tree drops S0(3, 0, k) at N=4 (the AST built from the same schedule "
+                   "as a map keeps it). polyk/tiling/rectangular.py (L2 level). Fuzz seed "
+                   "100003, any scheduler.")
+def test_two_level_tiles_keep_every_instance():
+    _check(L2_TILES_LOSE_INSTANCES, {"tile": (32, 32), "l2_tile": (2, 3), "intratile": False,
+                                     "fp_contract": False}, [{"N": 4}])
+
+
+def test_two_level_tiles_small_sizes_are_right():
+    _check(L2_TILES_LOSE_INSTANCES, {"tile": (4, 4), "l2_tile": (2, 2), "fp_contract": False},
+           [{"N": 4}, {"N": 9}])
+
+
+SCALAR_IN_TILED_BAND = """\
+def scalar_in_tile(A: f64[N, N], B: f64[N, N, 4]):
+    for i in range(N):
+        for j in range(N):
+            t = 0.5 * A[i, j]
+            for k in range(4):
+                B[i, j, k] += t * k
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="refused, not wrong: with scheduler='isl' and "
+                   "tile=(2, 2, 2) the private scalar t (written at depth 2, read at depth 3) "
+                   "is interleaved by the tiles: writes of t for (i, j + 1) fall between its "
+                   "write and read for (i, j); the checker refuses ('another write of scalar "
+                   "t falls between'). tile_bands should leave such a band untiled (or tile "
+                   "only the members outside the scalar's live range). polyk/tiling/"
+                   "rectangular.py; Pluto does the same on fuzz seed 1090.")
+def test_tiling_a_band_with_a_private_scalar():
+    _check(SCALAR_IN_TILED_BAND, {"scheduler": "isl", "tile": (2, 2, 2), "fp_contract": False},
+           [{"N": 5}])
+
+
+NO_HYPERPLANE = """\
+def no_hyperplane(A: f64[N], B: f64[N + 3, 2 * N + 1, N + 3]):
+    for i in range(2, N):
+        for j in range(N):
+            A[j] += B[i + 3, 2 * j, N - j]
+        for j in range(2, N):
+            B[j + 2, i + 1, i + 3] = 0.75
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="refused, not wrong: Pluto raises 'found no "
+                   "hyperplane and no cut for statements [S0, S1]' although the original "
+                   "order (i outermost, both statements' i) is a legal first hyperplane; "
+                   "scheduler='isl' schedules it. polyk/schedule/pluto.py. Fuzz seed 1101.")
+def test_pluto_finds_a_hyperplane_for_a_legal_nest():
+    _check(NO_HYPERPLANE, {"scheduler": "pluto", "fp_contract": False}, [{"N": 5}])
+
+
+def test_no_hyperplane_program_with_isl_is_right():
+    _check(NO_HYPERPLANE, {"scheduler": "isl", "fp_contract": False}, [{"N": 5}, {"N": 8}])
+
+
+DATAFLOW_HANG = """\
+def fuzz_1103(A: f64[N + 1], B: f64[2 * N + 3]):
+    for i in range(N):
+        for j in range(N - 1, -1, -1):
+            if j % 3 != 1:
+                B[N - 1 - j + i % 3 + 1] += -0.5 * A[N - 1 + 1] * A[N - 1] + -0.5 * i \
++ 1.5 * A[N - 1 - j + 1]
+            if j > i:
+                B[j // 2 + 2] += 1.5 * B[i + i // 2 + 2] - B[i + N - 1 + 3]
+    for i in range(N):
+        for j in range(1, N, 3):
+            if j // 2 == i // 3:
+                A[i % 3 + 1] += 1.5 * B[i % 3] * A[i]
+"""
+
+
+@pytest.mark.xfail(run=False, strict=True, reason="hangs (not run): isl's dataflow analysis "
+                   "(polyk/scop/dependences.py, _flow) runs for minutes on the modulo and "
+                   "floor-division conditions; no budget covers the dependence stage "
+                   "(schedule_timeout covers Pluto only). isl's max_operations could bound it "
+                   "with a clear error. Fuzz seed 1103.")
+def test_dependence_analysis_stays_within_a_budget():
+    _check(DATAFLOW_HANG, {"scheduler": "identity", "fp_contract": False}, [{"N": 4}])
