@@ -1,0 +1,248 @@
+"""Register tiling (unroll-and-jam) of point bands.
+
+A tiled permutable band's point band ``(p_0, ..., p_n-1)`` is tiled once more, for
+registers. Three members play a part:
+
+    v  the innermost member, parallel: the vector loop (its accesses walk stride 1)
+    u  the outermost other parallel member: unrolled ``fu`` times and jammed
+    r  a member along which every written element stays the same (a reduction such as
+       gemm's k): it becomes the loop inside the register block, so the written elements
+       (the accumulators) can live in registers across it (scalar replacement, register.py)
+
+For gemm's point band (i, k, j) with factors (4, 16) the point loops become
+
+    for ib in 0..31 step 4: for jb in 0..31 step 16:       band A: (u - u mod fu, v - v mod
+      for k:                                                        fv, other members, r)
+        for ii in 0..3 (unrolled): for jj in 0..15 (simd)   band B: (u mod fu, v mod fv)
+          C[ib+ii][jb+jj] += alpha * A[ib+ii][k] * B[k][jb+jj]
+
+This is a tiling of a permutable band followed by a permutation of the tile members, so it
+is legal whenever the point band is permutable (and the checker verifies it anyway).
+Register blocks that lie entirely inside the tile's domain are isolated (isl's ``isolate``
+option, as for full tiles): there ``ii`` is unrolled and the loop bounds are constants;
+the register blocks at a partial edge keep plain loops.
+
+Factors: ``unroll_jam=(fu, fv)``; None chooses (4, two 512-bit vectors of the element
+type), clipped to the tile; a factor larger than its tile is an OptionsError naming both.
+"""
+
+from __future__ import annotations
+
+import islpy as isl
+
+from ..errors import OptionsError
+from ..schedule.schedule import POINT_MARK, parallel_mark_depth
+from .separation import full_tiles, isolate_option
+
+REGISTER_MARK = "polyk_register"
+VECTOR_BYTES = 64          # AVX-512; the printer splits longer vectors into these
+
+
+def register_mark(r_depth: int, v_depth: int) -> str:
+    """Mark above band A: the schedule depth of the loop kept inside the register block
+    (r) and of the vector loop (v), i.e. AST iterators c<r_depth> and c<v_depth>."""
+    return f"{REGISTER_MARK}@{r_depth}:{v_depth}"
+
+
+def register_mark_depths(name: str) -> tuple[int, int] | None:
+    if not name.startswith(REGISTER_MARK + "@"):
+        return None
+    r, v = name.split("@", 1)[1].split(":")
+    return int(r), int(v)
+
+
+def _member_map(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
+    return isl.UnionMap.from_union_pw_aff(node.band_get_partial_schedule().get_at(j))
+
+
+def _writes_invariant(scop, node: isl.ScheduleNode, j: int) -> bool:
+    """Two instances under the band that differ only in member j (same prefix, same other
+    members) write the same elements: the written elements are reused along j."""
+    dom = node.get_domain()
+    same = node.get_prefix_schedule_union_map().intersect_domain(dom)
+    same = same.apply_range(same.reverse())
+    for k in range(node.band_n_member()):
+        if k != j:
+            m = _member_map(node, k)
+            same = same.intersect(m.apply_range(m.reverse()))
+    live = set()
+    dom.foreach_set(lambda s: live.add(s.get_tuple_name()))
+    wrote = False
+    for s in scop.statements:
+        if s.name not in live:
+            continue
+        for a in s.writes():
+            if not scop.arrays[a.array].shape:
+                return False       # a scalar written in the block: leave it alone
+            rel = isl.UnionMap.from_map(a.relation)
+            moved = same.apply_domain(rel).apply_range(rel)
+            if moved.is_empty():
+                continue
+            wrote = True
+            rank = len(scop.arrays[a.array].shape)
+            tup = a.relation.get_tuple_name(isl.dim_type.out)
+            zero = isl.UnionSet(f"{{ {tup}[{', '.join(['0'] * rank)}] }}")
+            if not moved.deltas().is_subset(zero):
+                return False
+    return wrote
+
+
+def _elem_bytes(scop, node) -> int:
+    live = set()
+    node.get_domain().foreach_set(lambda s: live.add(s.get_tuple_name()))
+    sizes = [scop.arrays[a.array].dtype.np.itemsize for s in scop.statements if s.name in live
+             for a in s.writes()]
+    return min(sizes) if sizes else 8
+
+
+def _point_sizes(mark: isl.ScheduleNode) -> list[int]:
+    return [int(v) for v in mark.mark_get_id().get_name()[len(POINT_MARK):].split("x")]
+
+
+def choose_members(scop, band: isl.ScheduleNode):
+    """(u, r, v) member positions in the point band, u None when no other parallel member;
+    None when the band has no vector member or no reduction member."""
+    n = band.band_n_member()
+    v = n - 1
+    if n < 2 or not band.band_member_get_coincident(v):
+        return None
+    rs = [j for j in range(n - 1) if _writes_invariant(scop, band, j)]
+    if not rs:
+        return None
+    r = rs[-1]                    # the innermost reduction member stays innermost
+    us = [j for j in range(n - 1) if j != r and band.band_member_get_coincident(j)]
+    return (us[0] if us else None), r, v
+
+
+def _factors(option, elem_bytes, sizes, u, v) -> tuple[int, int]:
+    if option is None:
+        fv = min(2 * VECTOR_BYTES // elem_bytes, sizes[v])
+        fu = min(4, sizes[u]) if u is not None else 1
+        return fu, fv
+    fu, fv = option
+    if u is not None and fu > sizes[u]:
+        raise OptionsError(f"unroll_jam factor {fu} is larger than the tile size {sizes[u]} "
+                           "of the loop it unrolls")
+    if fv > sizes[v]:
+        raise OptionsError(f"unroll_jam factor {fv} is larger than the tile size {sizes[v]} "
+                           "of the loop it unrolls")
+    return (fu if u is not None else 1), fv
+
+
+def register_tile(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, list[str]]:
+    """Register-tile every point band (below a POINT_MARK, innermost) that has a vector
+    member and a reduction member. ``option``: (fu, fv) or None (automatic)."""
+    notes = []
+    done = set()
+    while True:
+        todo = [(path, m) for path, m in _marks(sched.get_root(), ())
+                if path not in done]
+        if not todo:
+            return sched, notes
+        path, mark = todo[0]
+        done.add(path)
+        band = mark.child(0)
+        inner_marks = []
+        while band.get_type() == isl.schedule_node_type.mark:
+            inner_marks.append(band.mark_get_id().get_name())
+            band = band.child(0)
+        if band.get_type() != isl.schedule_node_type.band or \
+                band.child(0).get_type() != isl.schedule_node_type.leaf:
+            continue
+        pick = choose_members(scop, band)
+        if pick is None:
+            continue
+        u, r, v = pick
+        if not _marks_survive(inner_marks, band, r):
+            continue
+        sizes = _point_sizes(mark)
+        if len(sizes) != band.band_n_member():
+            continue
+        fu, fv = _factors(option, _elem_bytes(scop, band), sizes, u, v)
+        if fu * fv <= 1:
+            continue
+        node, text = _split(band, u, r, v, fu, fv, len(inner_marks))
+        sched = node.get_schedule()
+        notes.append(text)
+
+
+def _marks_survive(names, band, r) -> bool:
+    """A parallel mark between the point mark and the band names a schedule depth; after
+    the split that depth holds member ``order_a[depth - band depth]``, which must still be
+    parallel (the checker would refuse it otherwise)."""
+    n = band.band_n_member()
+    order_a = [j for j in range(n) if j != r] + [r]
+    depth = band.get_schedule_depth()
+    for name in names:
+        d = parallel_mark_depth(name)
+        if d is None or d < 0:
+            continue
+        k = d - depth
+        if not 0 <= k < n or not band.band_member_get_coincident(order_a[k]):
+            return False
+    return True
+
+
+def _marks(node: isl.ScheduleNode, path):
+    """(child-index path, node) of every POINT_MARK, top-down."""
+    out = []
+    if node.get_type() == isl.schedule_node_type.mark and \
+            node.mark_get_id().get_name().startswith(POINT_MARK):
+        out.append((path, node))
+    for k in range(node.n_children()):
+        out += _marks(node.child(k), path + (k,))
+    return out
+
+
+def _split(band: isl.ScheduleNode, u, r, v, fu, fv, n_marks=0):
+    """Replace the point band by band A (blocks, other members, r) over band B (u mod fu,
+    v mod fv), with a register mark above A."""
+    n = band.band_n_member()
+    mupa = band.band_get_partial_schedule()
+    coin = [band.band_member_get_coincident(j) for j in range(n)]
+    members = [mupa.get_at(j) for j in range(n)]
+
+    def block(j, f):
+        m = members[j]
+        return m.sub(m.mod_val(isl.Val(f))) if f > 1 else m
+
+    order_a = [j for j in range(n) if j != r] + [r]
+    a_list = [block(j, fu if j == u else fv if j == v else 1) for j in order_a]
+    b_idx = ([u] if u is not None and fu > 1 else []) + [v]
+    b_list = [members[j].mod_val(isl.Val(fu if j == u else fv)) for j in b_idx]
+    depth = band.get_schedule_depth()
+    node = band.delete()
+    node = node.insert_partial_schedule(_mupa(b_list))
+    node = node.band_set_permutable(1)
+    for k, j in enumerate(b_idx):
+        node = node.band_member_set_coincident(k, int(coin[j]))
+    node = node.insert_partial_schedule(_mupa(a_list))
+    node = node.band_set_permutable(1)
+    for k, j in enumerate(order_a):
+        node = node.band_member_set_coincident(k, int(coin[j]))
+    # isolate the full register blocks: constant bounds, and the unrolled member there
+    pmap = node.child(0).band_get_partial_schedule_union_map()
+    bsizes = [fu if j == u else fv for j in b_idx]
+    full = full_tiles(node, pmap, bsizes)
+    if full is not None and not full.is_empty():
+        node = node.band_set_ast_build_options(isolate_option(full, n))
+    if len(b_idx) == 2:
+        node = node.child(0).band_member_set_ast_loop_type(0, isl.ast_loop_type.unroll) \
+            .parent()
+    r_depth = depth + n - 1
+    v_depth = depth + n + len(b_idx) - 1
+    for _ in range(n_marks):          # above the marks that were above the point band
+        node = node.parent()
+    node = node.insert_mark(isl.Id(register_mark(r_depth, v_depth)))
+    text = (f"register tile {fu}x{fv} at depth {depth} (unroll-and-jam; loop c{r_depth} "
+            f"inside the block, c{v_depth} the vector loop)")
+    return node, text
+
+
+def _mupa(upas) -> isl.MultiUnionPwAff:
+    lst = isl.UnionPwAffList.alloc(isl.DEFAULT_CONTEXT, len(upas))
+    for u in upas:
+        lst = lst.add(u)
+    space = isl.Space.set_alloc(isl.DEFAULT_CONTEXT, 0, len(upas))
+    space = space.align_params(upas[0].get_space())
+    return isl.MultiUnionPwAff.from_union_pw_aff_list(space, lst)
