@@ -44,9 +44,21 @@ def compiler(cc: str | None = None) -> str:
     return path
 
 
-@functools.lru_cache(maxsize=None)
 def compiler_identity(cc_path: str) -> str:
-    """Path, full version text and the resolved -march=native target of a compiler."""
+    """Path, full version text and the resolved -march=native target of a compiler.
+
+    Asked again when the compiler's file changes (an upgrade in place while a process runs:
+    the resolved file's size, time and inode are part of the memo key)."""
+    try:
+        st = os.stat(cc_path)
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except OSError:
+        stamp = None
+    return _compiler_identity(cc_path, stamp)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiler_identity(cc_path: str, stamp) -> str:
     try:
         version = subprocess.run([cc_path, "--version"], capture_output=True, text=True,
                                  timeout=60).stdout
@@ -113,13 +125,17 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
-def _valid_entry(so: str, meta: str, key: str) -> bool:
+def _valid_entry(so: str, meta: str, key: str) -> str:
+    """The entry's SHA-256 when its metadata names this key and its object has that hash;
+    '' for a missing, truncated, garbled or foreign entry."""
     try:
         with open(meta) as f:
             info = json.load(f)
-        return info.get("key") == key and info.get("sha256") == _sha256_file(so)
+        digest = _sha256_file(so)
+        ok = isinstance(info, dict) and info.get("key") == key and info.get("sha256") == digest
+        return digest if ok else ""
     except (OSError, ValueError):
-        return False
+        return ""
 
 
 def build(source: str, *, flags: tuple[str, ...] = (), cc: str | None = None,
@@ -131,8 +147,10 @@ def build(source: str, *, flags: tuple[str, ...] = (), cc: str | None = None,
     d = cache_dir()
     so, meta, src = (os.path.join(d, f"{key}{ext}") for ext in (".so", ".json", ".c"))
     with _lock:
-        if _valid_entry(so, meta, key):
+        digest = _valid_entry(so, meta, key)
+        if digest:
             stats["cache_hits"] += 1
+            _verified[so] = digest
             return so
         _atomic_write(src, source.encode())
         fd, tmp_so = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".so")
@@ -156,11 +174,13 @@ def build(source: str, *, flags: tuple[str, ...] = (), cc: str | None = None,
         _atomic_write(meta, json.dumps({"key": key, "sha256": digest,
                                         "flags": list(all_flags)}).encode())
         stats["compiles"] += 1
+        _verified[so] = digest
         log.debug("compiled %s in %.2f s", so, time.perf_counter() - t0)
         return so
 
 
 _loaded: dict[str, ctypes.CDLL] = {}
+_verified: dict[str, str] = {}      # cache path -> SHA-256 that build() checked or wrote
 
 
 @functools.lru_cache(maxsize=None)
@@ -175,18 +195,26 @@ def load(path: str, symbol: str, argtypes: list):
     libraries by path (a rebuilt cache entry keeps its path), and a cache file damaged while
     mapped would take the process down with it.
     """
-    digest = _sha256_file(path)
     with _lock:
+        # copy first, then hash the copy: what is loaded is what was hashed, even if another
+        # process replaces the cache file meanwhile; it must be what build() verified
+        fd, tmp = tempfile.mkstemp(dir=_private_dir(), suffix=".so")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        digest = _sha256_file(tmp)
+        expected = _verified.get(path)
+        if expected is not None and digest != expected:
+            os.unlink(tmp)
+            raise CompileError(f"the cached kernel {path} changed after it was verified "
+                               "(another process wrote it?); generate the kernel again")
         lib = _loaded.get(digest)
         if lib is None:
             private = os.path.join(_private_dir(), f"{digest[:32]}.so")
-            if not os.path.exists(private):
-                fd, tmp = tempfile.mkstemp(dir=_private_dir(), suffix=".so")
-                os.close(fd)
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, private)
+            os.replace(tmp, private)
             lib = ctypes.CDLL(private)
             _loaded[digest] = lib
+        else:
+            os.unlink(tmp)
     fn = getattr(lib, symbol)
     fn.argtypes = argtypes
     fn.restype = None
