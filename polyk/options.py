@@ -27,6 +27,9 @@ class Options:
                  (sizes from the L1 cache), a tuple of sizes for the outermost band
                  (b0; missing members get the default), or {band id: sizes} with the ids
                  polyk.explain prints
+    diamond      diamond tiling with concurrent start for time-iterated stencils: "auto"
+                 (default: where it applies, with tile), True (required: an error where no
+                 band allows it), False (rectangular tiles only)
     intratile    put a parallel member with stride-1 accesses innermost in each permutable
                  band, for vectors (default True)
     l2_tile      a second tiling level: False (default), True (8 tiles per member), or a
@@ -57,6 +60,7 @@ class Options:
     omp_schedule: str = "static"
     tile: object = False
     l2_tile: object = False
+    diamond: object = "auto"
     intratile: bool = True
     sizes: dict = field(default_factory=dict)
     assume: str | None = None
@@ -91,6 +95,10 @@ class Options:
             raise OptionsError("wavefront must be True, False or None (automatic)")
         object.__setattr__(self, "tile", _sizes_option("tile", self.tile, dict_ok=True))
         object.__setattr__(self, "l2_tile", _sizes_option("l2_tile", self.l2_tile))
+        if self.diamond not in ("auto", True, False):
+            raise OptionsError(f"diamond must be 'auto', True or False; got {self.diamond!r}")
+        if self.diamond is True and not self.tile:
+            raise OptionsError("diamond=True needs tile: diamond tiling is a tiling")
         if self.l2_tile and not self.tile:
             raise OptionsError("l2_tile needs tile: a second level tiles the first")
         if not isinstance(self.sizes, dict):

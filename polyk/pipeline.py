@@ -18,6 +18,7 @@ from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
 from .schedule.pluto import pluto_schedule
 from .schedule.tree import rows_to_tree
 from .scop import compute_dependences
+from .tiling.diamond import diamond_tile_bands
 from .tiling.intratile import reorder_bands
 from .tiling.rectangular import tile_bands
 from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
@@ -52,7 +53,12 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             tree = mark_coincident(tree, always, scalars)
     tiled = False
     if options.tile:
-        tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors)
+        if options.diamond:
+            tree, tile_notes = diamond_tile_bands(
+                tree, scop, deps.all(), options.tile_sizes, options.l2_factors,
+                required=options.diamond is True, coef_bound=options.coef_bound)
+        else:
+            tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors)
         tiled = bool(tile_notes)
         notes.extend(tile_notes)
         tree = mark_coincident(tree, always, scalars)
