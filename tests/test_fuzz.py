@@ -279,3 +279,32 @@ def fuzz_1103(A: f64[N + 1], B: f64[2 * N + 3]):
                    "with a clear error. Fuzz seed 1103.")
 def test_dependence_analysis_stays_within_a_budget():
     _check(DATAFLOW_HANG, {"scheduler": "identity", "fp_contract": False}, [{"N": 4}])
+
+
+ISL_CANNOT_CARRY = """\
+def fuzz_100059(A: f64[2 * N + 2, N + 2], alpha: f64):
+    for i in reversed(range(N)):
+        s0 = A[N - 1 + N - 1 - i, i // 2 + 2]
+        for j in range(N - 1, -1, -1):
+            if 2 * j + 1 >= N:
+                A[N - 1 + 1, j + 2] += s0 - -1.0 * A[N - 1 + N - 1 + 2, N - 1 - i + 1] \\
+* A[i + j + 1, i % 3] + A[N - 1 + j + 2, j] * A[2 * i + 2, j]
+        for j in range(i // 2 + 1):
+            if i < N - 1:
+                A[i + N - 1 + 2, j + 2] += 0.75 * 0.75 * i - s0
+    for i in range(2, N, 2):
+        t1 = A[N - 1 + 1, N - 1 - i]
+"""
+
+
+def test_isl_scheduler_failure_is_a_clear_error():
+    """Fixed (polyk/schedule/isl_scheduler.py): isl's scheduler gives up on this legal
+    program ('unable to carry dependences', although every dependence goes forward in the
+    original order); that was a raw islpy.Error from polyk's internals, it is now a
+    ScheduleError naming the option to change. Pluto schedules it, correctly."""
+    op = fuzz.Program(ISL_CANNOT_CARRY, "fuzz_100059", ("N",), []).op()
+    for fuse in ("smart", "max", "none"):
+        with pytest.raises(polyk.ScheduleError, match="scheduler='isl'.*unable to carry"):
+            polyk.generate(op, scheduler="isl", fuse=fuse, compile=False)
+    _check(ISL_CANNOT_CARRY, {"scheduler": "pluto", "fuse": "max", "fp_contract": False},
+           [{"N": 3}, {"N": 6}])

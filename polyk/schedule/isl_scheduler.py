@@ -10,6 +10,8 @@ import contextlib
 
 import islpy as isl
 
+from ..errors import ScheduleError
+
 _FUSE_OPTIONS = {
     "none": {"schedule_serialize_sccs": 1, "schedule_whole_component": 0},
     "max": {"schedule_serialize_sccs": 0, "schedule_whole_component": 1},
@@ -38,4 +40,10 @@ def isl_schedule(scop, deps, *, fuse: str = "smart") -> isl.Schedule:
     sc = sc.set_validity(validity).set_proximity(validity).set_coincidence(validity)
     with _isl_options(isl.DEFAULT_CONTEXT, schedule_outer_coincidence=1,
                       **_FUSE_OPTIONS[fuse]):
-        return sc.compute_schedule()
+        try:
+            return sc.compute_schedule()
+        except isl.Error as e:     # e.g. "unable to carry dependences" (found by polyk.fuzz)
+            why = str(e).split(":", 1)[-1].split(" in /")[0].strip()
+            raise ScheduleError(f"isl's scheduler (scheduler='isl', fuse={fuse!r}) found no "
+                                f"schedule: {why}; try scheduler='pluto' or another "
+                                "fuse=") from None
