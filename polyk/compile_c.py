@@ -25,7 +25,8 @@ def transform_c(text: str, filename: str = "<string>", *, function=None, defines
     options["compile"] = False
     target = options.pop("target", "c")
     k = generate(op, target, **options)
-    region, helpers = print_region(k.scop, k.schedule, omp_schedule=k.options.omp_schedule)
+    region, helpers = print_region(k.scop, k.schedule, omp_schedule=k.options.omp_schedule,
+                                   simd=k.options.simd)
     lines = text.splitlines(keepends=True)
     start, end, fline = _region_lines(lines, fname)
     indent = re.match(r"\s*", lines[start]).group(0)

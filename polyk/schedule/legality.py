@@ -9,7 +9,8 @@ starts again from the SCoP's access relations and original order.
   value read must still come from the write it came from originally (isl's dataflow
   analysis, run here on the scalar alone), and no other write of the scalar may fall
   between that write and the read.
-- A loop marked parallel (``#pragma omp parallel for``): no array conflict between two of
+- A loop marked parallel (``#pragma omp parallel for``) or simd (``#pragma omp simd``,
+  ``#pragma GCC ivdep``): no array conflict between two of
   its iterations; scalars in it are private, so no value may flow into, out of, or across
   iterations of the loop through them (a scalar only read under the loop stays shared).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import ScheduleError
-from .schedule import parallel_mark_depth
+from .schedule import parallel_mark_depth, simd_mark_depth
 
 _SCALAR_KINDS = ("local", "scalar_arg")
 
@@ -117,15 +118,22 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
     problems = []
 
     def visit(node):
-        if node.get_type() == isl.schedule_node_type.mark and \
-                parallel_mark_depth(node.mark_get_id().get_name()) is not None:
-            band = node.child(0)
-            if band.get_type() != isl.schedule_node_type.band:
-                problems.append("a parallel mark that is not above a loop")
-                return True
-            err = _loop_problem(scop, band, conflicts, flows)
-            if err:
-                problems.append(err)
+        if node.get_type() != isl.schedule_node_type.mark:
+            return True
+        name = node.mark_get_id().get_name()
+        if parallel_mark_depth(name) is not None:
+            kind = "parallel"
+        elif simd_mark_depth(name) is not None:
+            kind = "simd"
+        else:
+            return True
+        band = node.child(0)
+        if band.get_type() != isl.schedule_node_type.band:
+            problems.append(f"a {kind} mark that is not above a loop")
+            return True
+        err = _loop_problem(scop, band, conflicts, flows, kind)
+        if err:
+            problems.append(err)
         return True
 
     tree.get_root().foreach_descendant_top_down(visit)
@@ -133,7 +141,7 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
         raise ScheduleError(problems[0])
 
 
-def _loop_problem(scop, band, conflicts, flows) -> str | None:
+def _loop_problem(scop, band, conflicts, flows, kind="parallel") -> str | None:
     dom = band.get_domain()
     prefix = band.get_prefix_schedule_union_map()
     same_prefix = prefix.apply_range(prefix.reverse())
@@ -150,7 +158,7 @@ def _loop_problem(scop, band, conflicts, flows) -> str | None:
     bad = carried(conflicts)
     if bad is not None:
         return _describe(scop, _carried_pairs(bad, member),
-                         "a loop marked parallel carries the dependence")
+                         f"a loop marked {kind} carries the dependence")
     for name, (flow, no_source) in flows.items():
         # a scalar written under the loop is private to it (only read: shared, and fine)
         if _accesses(scop, "write", {name}).domain().intersect(dom).is_empty():
@@ -158,17 +166,17 @@ def _loop_problem(scop, band, conflicts, flows) -> str | None:
         touched = _accesses(scop, "read", {name}).union(_accesses(scop, "write", {name}))
         inside = touched.domain().intersect(dom)
         if not no_source.intersect(inside).is_empty():
-            return (f"scalar {name} is private to a parallel loop but reads a value from "
+            return (f"scalar {name} is private to a {kind} loop but reads a value from "
                     "before the loop")
         crossing = flow.intersect_domain(dom).subtract(flow.intersect_range(dom)).union(
             flow.intersect_range(dom).subtract(flow.intersect_domain(dom)))
         if not crossing.is_empty():
-            return _describe(scop, crossing, f"scalar {name} is private to a parallel loop "
+            return _describe(scop, crossing, f"scalar {name} is private to a {kind} loop "
                              "but its value flows into or out of the loop")
         if carried(flow) is not None:
             return _describe(scop, _carried_pairs(carried(flow), member),
                              f"scalar {name} carries a value across iterations of a loop "
-                             "marked parallel")
+                             f"marked {kind}")
     return None
 
 

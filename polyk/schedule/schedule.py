@@ -23,6 +23,28 @@ def parallel_mark_depth(name: str) -> int | None:
     if name.startswith(PARALLEL_MARK + "@"):
         return int(name.split("@", 1)[1])
     return -1 if name == PARALLEL_MARK else None
+# The mark above a one-member band whose loop the C printer marks ``#pragma omp simd`` (or
+# ``#pragma GCC ivdep``): the innermost loop of a tile, parallel, with stride-1 or invariant
+# accesses. The checker treats it as a parallel mark ("polyk_simd@3").
+SIMD_MARK = "polyk_simd"
+
+
+def simd_mark(depth: int) -> str:
+    return f"{SIMD_MARK}@{depth}"
+
+
+def simd_mark_depth(name: str) -> int | None:
+    """The schedule depth a simd mark names (-1 for a bare mark), or None."""
+    if name.startswith(SIMD_MARK + "@"):
+        return int(name.split("@", 1)[1])
+    return -1 if name == SIMD_MARK else None
+
+
+# The mark above the point band of a tiled band; its name carries the tile sizes
+# ("polyk_point 32x32x32"), which full/partial tile separation needs.
+POINT_MARK = "polyk_point "
+
+
 # The mark above a sequence that Pluto introduced by cutting the dependence graph; the text
 # after the prefix says why.
 CUT_MARK = "polyk_cut: "

@@ -17,6 +17,8 @@ import os
 
 import islpy as isl
 
+from ..schedule.schedule import POINT_MARK
+
 DEFAULT_TILE = 32
 
 
@@ -89,21 +91,23 @@ def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None) -> tuple[isl.Schedule,
         sizes = sizes_of(b, n)
         if not sizes:
             continue
-        node = _tile(node, sizes)
+        node = _tile(node, sizes, point_mark=True)
         text = f"b{b} tiled {'x'.join(map(str, sizes))}"
         if l2_of is not None:
             factors = l2_of(b, n)
             if factors:
-                node = _tile(node, factors)
+                # the L1 tile loops step by the tile size: an L2 tile spans factor * size
+                node = _tile(node, [f * s for f, s in zip(factors, sizes)])
                 text += f", L2 tiles of {'x'.join(map(str, factors))} tiles"
         sched = node.get_schedule()
         notes.append(text)
     return sched, list(reversed(notes))
 
 
-def _tile(node: isl.ScheduleNode, sizes) -> isl.ScheduleNode:
-    """band_tile with isl's defaults (point loops shifted to start at 0); both bands stay
-    permutable."""
+def _tile(node: isl.ScheduleNode, sizes, point_mark=False) -> isl.ScheduleNode:
+    """band_tile with isl's defaults (tile loops step by the size, point loops shifted to
+    start at 0); both bands stay permutable. ``point_mark``: a POINT_MARK naming the sizes
+    above the point band (full/partial tile separation looks for it)."""
     space = node.band_get_space()
     mv = isl.MultiVal.zero(space)
     for k, s in enumerate(sizes):
@@ -111,4 +115,6 @@ def _tile(node: isl.ScheduleNode, sizes) -> isl.ScheduleNode:
     tiled = node.band_tile(mv)
     tiled = tiled.band_set_permutable(1)
     point = tiled.child(0).band_set_permutable(1)
+    if point_mark:
+        point = point.insert_mark(isl.Id(POINT_MARK + "x".join(str(int(v)) for v in sizes)))
     return point.parent()
