@@ -123,19 +123,51 @@ def _lin_c(lin) -> str:
 # ---------------------------------------------------------------- AST shape
 
 class _Group:
-    """One copy of the vector loop (or a lone statement): lanes lo .. lo+count-1."""
+    """One copy of the vector loop (or a lone statement): lanes lo .. lo+count-1; ``subst``
+    gives the values of the enclosing loops that the printer unrolled."""
 
-    def __init__(self, lo, count, users, simd):
+    def __init__(self, lo, count, users, simd, subst):
         self.lo, self.count, self.users, self.simd = lo, count, users, simd
+        self.subst = subst
 
 
-def _collect(node: isl.AstNode, v_it, printer, simd=False):
+MAX_UNROLL = 16
+
+
+def _const_loop(node, printer):
+    """(iterator, first, last) of a loop with constant bounds and step 1, else None."""
+    it = ast_expr(node.for_get_iterator(), printer.names)
+    init = _ast_lin(node.for_get_init(), printer.names)
+    if init is None or set(init) - {""}:
+        return None
+    lo = init.get("", 0)
+    if node.for_is_degenerate():
+        return it, lo, lo
+    cond = node.for_get_cond()
+    inc = _ast_lin(node.for_get_inc(), printer.names)
+    if inc != {"": 1} or cond.get_type() != isl.ast_expr_type.op:
+        return None
+    op = _OPN[cond.get_op_type()]
+    bound = _ast_lin(cond.get_op_arg(1), printer.names)
+    first = cond.get_op_arg(0)
+    if op not in ("le", "lt") or bound is None or set(bound) - {""} or \
+            first.get_type() != isl.ast_expr_type.id or \
+            ast_expr(first, printer.names) != it:
+        return None
+    hi = bound.get("", 0) - (1 if op == "lt" else 0)
+    return (it, lo, hi) if hi >= lo else None
+
+
+def _collect(node: isl.AstNode, v_it, printer, simd=False, subst=None):
+    """The statement groups of the body of the r loop, in order; None where the shape is
+    not a register block (a loop with non-constant bounds, a condition, ...)."""
+    subst = subst or {}
     t = node.get_type()
     if t == isl.ast_node_type.block:
         kids = node.block_get_children()
         out = []
         for i in range(kids.n_ast_node()):
-            got = _collect(kids.get_at(i), v_it, printer, simd)
+            got = _collect(kids.get_at(i), v_it, printer, simd, subst)
             if got is None:
                 return None
             out += got
@@ -143,35 +175,27 @@ def _collect(node: isl.AstNode, v_it, printer, simd=False):
     if t == isl.ast_node_type.mark:
         depth = simd_mark_depth(node.mark_get_id().get_name())
         return _collect(node.mark_get_node(), v_it, printer,
-                        simd or (depth is not None and f"{printer.prefix}{depth}" == v_it))
+                        simd or (depth is not None and f"{printer.prefix}{depth}" == v_it),
+                        subst)
     if t == isl.ast_node_type.user:
-        return [_Group(None, 1, [node.user_get_expr()], simd)]
+        return [_Group(None, 1, [node.user_get_expr()], simd, subst)]
     if t != isl.ast_node_type.for_:
         return None
-    if ast_expr(node.for_get_iterator(), printer.names) != v_it:
+    loop = _const_loop(node, printer)
+    if loop is None:
         return None
-    init = _ast_lin(node.for_get_init(), printer.names)
-    if init is None or set(init) - {""}:
-        return None
-    lo = init.get("", 0)
-    if node.for_is_degenerate():
-        count = 1
-    else:
-        cond = node.for_get_cond()
-        inc = _ast_lin(node.for_get_inc(), printer.names)
-        if inc != {"": 1} or cond.get_type() != isl.ast_expr_type.op:
+    it, lo, hi = loop
+    if it != v_it:
+        # an unroll-and-jam copy loop (or any short constant loop): unrolled here
+        if hi - lo + 1 > MAX_UNROLL:
             return None
-        op = _OPN[cond.get_op_type()]
-        bound = _ast_lin(cond.get_op_arg(1), printer.names)
-        first = cond.get_op_arg(0)
-        if op not in ("le", "lt") or bound is None or set(bound) - {""} or \
-                first.get_type() != isl.ast_expr_type.id or \
-                ast_expr(first, printer.names) != v_it:
-            return None
-        hi = bound.get("", 0) - (1 if op == "lt" else 0)
-        count = hi - lo + 1
-        if count < 1:
-            return None
+        out = []
+        for val in range(lo, hi + 1):
+            got = _collect(node.for_get_body(), v_it, printer, simd, {**subst, it: val})
+            if got is None:
+                return None
+            out += got
+        return out
     users = []
     body = node.for_get_body()
     kids = [body]
@@ -182,7 +206,7 @@ def _collect(node: isl.AstNode, v_it, printer, simd=False):
         if k.get_type() != isl.ast_node_type.user:
             return None
         users.append(k.user_get_expr())
-    return [_Group(lo, count, users, simd)]
+    return [_Group(lo, hi - lo + 1, users, simd, subst)]
 
 
 _OK_NODES = (EBin, EUnary, ENum, ELoad)
@@ -239,12 +263,16 @@ def print_register_loop(printer, n: isl.AstNode):
                     for k in range(e.get_op_n_arg() - 1)]
             if any(x is None for x in lins):
                 return None
+            for name, val in g.subst.items():
+                lins = [_subst(x, name, val) for x in lins]
             t = concrete(stmt.body.target.type)
             dtype = dtype or t
             if not t.is_float or t != dtype or not _vectorisable_body(stmt, dtype):
                 return None
             insts.append((g, stmt, dict(zip(stmt.iterators, lins))))
     lanes = max(1, printer.vector_bytes // dtype.np.itemsize)
+    if sum(len(g.users) * -(-g.count // lanes) for g in groups) > 8 * MAX_UNROLL:
+        return None
     # classify every array access
     refs_of = {}          # array -> list of (kind, index lins (with v), is_write)
     for g, stmt, env in insts:

@@ -18,9 +18,9 @@ For gemm's point band (i, k, j) with factors (4, 16) the point loops become
 
 This is a tiling of a permutable band followed by a permutation of the tile members, so it
 is legal whenever the point band is permutable (and the checker verifies it anyway).
-Register blocks that lie entirely inside the tile's domain are isolated (isl's ``isolate``
-option, as for full tiles): there ``ii`` is unrolled and the loop bounds are constants;
-the register blocks at a partial edge keep plain loops.
+In full tiles whose sizes the factors divide, every register block is full: its loops have
+constant bounds, and the printer (register.py) unrolls ``ii`` and prints ``jj`` as vectors;
+register blocks at a partial edge keep plain loops. Automatic factors divide the tile.
 
 Factors: ``unroll_jam=(fu, fv)``; None chooses (4, two 512-bit vectors of the element
 type), clipped to the tile; a factor larger than its tile is an OptionsError naming both.
@@ -35,6 +35,10 @@ from ..schedule.schedule import POINT_MARK, parallel_mark_depth
 from .separation import full_tiles, isolate_option
 
 REGISTER_MARK = "polyk_register"
+# isl's isolate option on the register-block band (full register blocks apart from the
+# partial ones) triples the AST generation time; with factors that divide the tile, full
+# tiles hold only full register blocks anyway, and the printer declines the rest.
+ISOLATE = False
 VECTOR_BYTES = 64          # AVX-512; the printer splits longer vectors into these
 
 
@@ -114,10 +118,18 @@ def choose_members(scop, band: isl.ScheduleNode):
     return (us[0] if us else None), r, v
 
 
+def _largest_divisor(size, at_most):
+    f = at_most
+    while f > 1 and size % f:
+        f -= 1
+    return f
+
+
 def _factors(option, elem_bytes, sizes, u, v) -> tuple[int, int]:
     if option is None:
-        fv = min(2 * VECTOR_BYTES // elem_bytes, sizes[v])
-        fu = min(4, sizes[u]) if u is not None else 1
+        # four rows of up to four vectors: 16 accumulators of the 32 vector registers
+        fv = _largest_divisor(sizes[v], 4 * VECTOR_BYTES // elem_bytes)
+        fu = _largest_divisor(sizes[u], 4) if u is not None else 1
         return fu, fv
     fu, fv = option
     if u is not None and fu > sizes[u]:
@@ -224,11 +236,8 @@ def _split(band: isl.ScheduleNode, u, r, v, fu, fv, n_marks=0):
     pmap = node.child(0).band_get_partial_schedule_union_map()
     bsizes = [fu if j == u else fv for j in b_idx]
     full = full_tiles(node, pmap, bsizes)
-    if full is not None and not full.is_empty():
+    if ISOLATE and full is not None and not full.is_empty():
         node = node.band_set_ast_build_options(isolate_option(full, n))
-    if len(b_idx) == 2:
-        node = node.child(0).band_member_set_ast_loop_type(0, isl.ast_loop_type.unroll) \
-            .parent()
     r_depth = depth + n - 1
     v_depth = depth + n + len(b_idx) - 1
     for _ in range(n_marks):          # above the marks that were above the point band

@@ -1,0 +1,161 @@
+"""Footprints (boxes from access relations) and packing of tiles into local buffers."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import islpy as isl
+import numpy as np
+import pytest
+
+import polyk
+from polyk import f64
+from polyk.kernels import LIBRARY
+from polyk.schedule.schedule import POINT_MARK
+from polyk.tiling.footprint import access_footprints, aff_to_c, box_hull
+from polyk.tiling.packing import PACK_MARK
+
+from conftest import copy_args, free_params
+
+N, M = polyk.params("N M")
+
+
+def _bitwise(op, inp, extra, **opts):
+    base = polyk.generate(op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want, **extra)
+    k = polyk.generate(op, fp_contract=False, **opts)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got, **extra)
+    for a in op.args:
+        if a.is_array:
+            np.testing.assert_array_equal(got[a.name], want[a.name],
+                                          err_msg=f"{a.name} with {opts}")
+    return k
+
+
+def _marks(tree, prefix):
+    out = []
+
+    def visit(n):
+        if n.get_type() == isl.schedule_node_type.mark and \
+                n.mark_get_id().get_name().startswith(prefix):
+            out.append(n.mark_get_id().get_name())
+        return True
+
+    tree.get_root().foreach_descendant_top_down(visit)
+    return out
+
+
+# ------------------------------------------------------------------ boxes
+
+def test_box_of_a_tile_and_a_stencil_halo():
+    rel = isl.Map("[N] -> { [t0, t1] -> A[a, b] : t0 <= a < t0 + 32 and t1 - 1 <= b <= t1 + 32"
+                  " and 0 <= a < N and 0 <= b < N }")
+    box = box_hull(rel)
+    assert box.sizes == (32, 34)
+    assert box.offset_c(["c0", "c1"]) == ["(c0)", "(c1 - 1)"]
+    assert box.volume == 32 * 34
+
+
+def test_box_of_a_triangle_and_of_an_unbounded_footprint():
+    tri = isl.Map("{ [t] -> A[a, b] : t <= a < t + 8 and 0 <= b <= a - t }")
+    assert box_hull(tri).sizes == (8, 8)
+    assert box_hull(isl.Map("[N] -> { [t] -> A[a] : 0 <= a < N }")) is None
+    assert box_hull(isl.Map("{ [t] -> A[a] : false }")) is None
+
+
+def test_aff_to_c_signs_and_parameters():
+    aff = isl.Aff("[N] -> { [x, y] -> [(2*x - y + N - 3)] }")
+    assert aff_to_c(aff, ["p", "q"]) == "(2 * p - q + N - 3)"
+    assert aff_to_c(isl.Aff("{ [x] -> [(0)] }"), ["p"]) == "(0)"
+
+
+def test_gemm_tile_footprints_are_the_tiles():
+    k = polyk.generate(LIBRARY["gemm"].op, tile={1: (16, 32, 64)}, compile=False,
+                       unroll_jam=False, pack=False)
+    found = {}
+
+    def visit(n):
+        if n.get_type() == isl.schedule_node_type.mark and \
+                n.mark_get_id().get_name() == POINT_MARK + "16x32x64":
+            found.update(access_footprints(k.scop, n))
+        return True
+
+    k.schedule.tree.get_root().foreach_descendant_top_down(visit)
+    # point band (i, k, j): A[i, k] 16x32, B[k, j] 32x64, C[i, j] 16x64 (read and written)
+    assert found["A"].box.sizes == (16, 32) and found["A"].written.is_empty()
+    assert found["B"].box.sizes == (32, 64)
+    assert found["C"].box.sizes == (16, 64) and not found["C"].written.is_empty()
+
+
+# ------------------------------------------------------------------ structure
+
+def test_gemm_packs_its_inputs_into_buffers_no_larger_than_the_box():
+    k = polyk.generate(LIBRARY["gemm"].op, tile={1: (32, 64, 64)}, compile=False)
+    assert _marks(k.schedule.tree, PACK_MARK) == [PACK_MARK + "A,B"]   # cost model: not C
+    src = k.source
+    sizes = {}
+    for m in re.finditer(r"double polyk_pack_(\w+)\[(\d+)\]", src):
+        sizes.setdefault(m.group(1), []).append(int(m.group(2)))
+    # one buffer per printed tile case: full tiles get the whole box of the access
+    # relation, partial tiles (isl's build knows they are smaller) at most that
+    assert set(sizes) == {"A", "B"}
+    assert max(sizes["A"]) == 32 * 64 and max(sizes["B"]) == 64 * 64
+    assert min(sizes["A"]) >= 1 and min(sizes["B"]) >= 1
+    # the tile reads the buffers, not the arrays
+    assert re.search(r"polyk_pack_A\[.*polyk_o_A0", src)
+    assert "polyk_pack_B[" in src
+
+
+def test_copy_back_only_the_written_elements():
+    """A lower-triangular update: the tile's box holds elements above the diagonal that the
+    tile never writes, and that another statement writes; copying the box back would
+    overwrite them."""
+    @polyk.op
+    def tri(C: f64[N, N], A: f64[N, M], B: f64[N, N]):
+        for i in range(N):
+            for j in range(i + 1, N):
+                B[i, j] = B[i, j] * 2.0 + A[i, 0]
+            for k in range(M):
+                for j in range(i + 1):
+                    C[i, j] += A[i, k] * A[j, k]
+
+    rng = np.random.default_rng(4)
+    inp = {"C": rng.uniform(0, 1, (23, 23)), "A": rng.uniform(0, 1, (23, 17)),
+           "B": rng.uniform(0, 1, (23, 23))}
+    k = _bitwise(tri, inp, {}, tile=(8, 8, 8), pack=True, target="openmp")
+    assert "polyk_pack_" in k.source
+
+
+def test_pack_false_and_auto_on_a_stencil():
+    k = polyk.generate(LIBRARY["jacobi-2d"].op, tile=True, compile=False)
+    assert not _marks(k.schedule.tree, PACK_MARK)       # written arrays: not by default
+    k = polyk.generate(LIBRARY["gemm"].op, tile=True, pack=False, compile=False)
+    assert "polyk_pack_" not in k.source
+
+
+# ------------------------------------------------------------------ every kernel
+
+def _combos():
+    out = []
+    rnd = random.Random(7)
+    for name in sorted(LIBRARY):
+        full = [(tile, target) for tile in ((8, 8, 8), (5, 16, 3), (32, 32, 32))
+                for target in ("c", "openmp")]
+        keep = rnd.randrange(len(full))
+        for i, (tile, target) in enumerate(full):
+            marks = () if i == keep else (pytest.mark.slow,)
+            out.append(pytest.param(name, dict(tile=tile, pack=True, target=target),
+                                    marks=marks, id=f"{name}-{i}"))
+    return out
+
+
+@pytest.mark.parametrize("name,opts", _combos())
+def test_kernels_bitwise_with_every_array_packed(name, opts):
+    spec = LIBRARY[name]
+    sz = spec.sizes["test"]
+    _bitwise(spec.op, spec.op.make_inputs(sz, seed=11),
+             {p: sz[p] for p in free_params(spec.op)}, **opts)

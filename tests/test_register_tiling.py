@@ -1,0 +1,162 @@
+"""Register tiling (unroll-and-jam), scalar replacement and vector printing of register blocks.
+
+Results are compared bitwise with the untransformed kernel (identity schedule) under
+-ffp-contract=off: the vector lanes do the operations of the loop in the same order."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+import polyk
+from polyk import f32, f64
+from polyk.errors import OptionsError
+from polyk.kernels import LIBRARY
+
+from conftest import copy_args, free_params
+
+NI, NJ, NK = polyk.params("NI NJ NK")
+
+
+@polyk.op
+def gemm32(alpha: f32, beta: f32, C: f32[NI, NJ], A: f32[NI, NK], B: f32[NK, NJ]):
+    for i in range(NI):
+        for j in range(NJ):
+            C[i, j] *= beta
+        for k in range(NK):
+            for j in range(NJ):
+                C[i, j] += alpha * A[i, k] * B[k, j]
+
+
+def _bitwise(op, inp, extra, **opts):
+    base = polyk.generate(op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want, **extra)
+    k = polyk.generate(op, fp_contract=False, **opts)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got, **extra)
+    for a in op.args:
+        if a.is_array:
+            np.testing.assert_array_equal(got[a.name], want[a.name],
+                                          err_msg=f"{a.name} with {opts}")
+    return k
+
+
+# ------------------------------------------------------------------ structure
+
+def test_gemm_register_block_structure():
+    k = polyk.generate(LIBRARY["gemm"].op, tile=(32, 32, 32), unroll_jam=(4, 16),
+                       compile=False, pack=False)
+    notes = " ".join(k.schedule.notes)
+    assert "register tile 4x16" in notes
+    src = k.source
+    # 4 unrolled rows x 2 vectors of 8 doubles: 8 accumulators, loaded before the k loop
+    # and stored after it, vector loads of B, no accumulator access to C in the loop
+    assert "vector_size(64)" in src
+    accs = set(re.findall(r"polyk_f64x8 (polyk_r\d+);", src))
+    assert len(accs) == 8
+    loop = src[src.index("polyk_r7; __builtin_memcpy"):]
+    body = loop[loop.index("for (;"):loop.index("__builtin_memcpy(&C")]
+    assert "C[" not in body, "the C block must live in registers inside the k loop"
+    assert body.count("polyk_r0 +=") == 1 and body.count("polyk_r7 +=") == 1
+
+
+def test_gemm_f64_and_f32_bitwise():
+    spec = LIBRARY["gemm"]
+    sz = {"NI": 37, "NJ": 45, "NK": 29}
+    _bitwise(spec.op, spec.op.make_inputs(sz, seed=3), {}, tile=(16, 16, 32),
+             unroll_jam=(4, 16), target="openmp")
+    rng = np.random.default_rng(5)
+    inp = {"alpha": np.float32(1.5), "beta": np.float32(1.2),
+           "C": rng.uniform(0, 1, (37, 70)).astype(np.float32),
+           "A": rng.uniform(0, 1, (37, 29)).astype(np.float32),
+           "B": rng.uniform(0, 1, (29, 70)).astype(np.float32)}
+    k = _bitwise(gemm32, inp, {}, tile=(16, 16, 64), unroll_jam=(2, 32))
+    assert "polyk_f32x16" in k.source
+
+
+def test_scalar_replace_off_keeps_loops():
+    spec = LIBRARY["gemm"]
+    sz = spec.sizes["test"]
+    k = _bitwise(spec.op, spec.op.make_inputs(sz, seed=1), {}, tile=(16, 16, 16),
+                 unroll_jam=(2, 8), scalar_replace=False)
+    assert any("register tile 2x8" in n for n in k.schedule.notes)
+    assert "vector_size" not in k.source
+
+
+def test_declines_without_a_reduction_loop():
+    k = polyk.generate(LIBRARY["jacobi-2d"].op, tile=True, compile=False)
+    assert not any("register tile" in n for n in k.schedule.notes)
+    assert "vector_size" not in k.source
+
+
+# ------------------------------------------------------------------ options
+
+def test_factor_larger_than_tile_refused_by_options():
+    with pytest.raises(OptionsError, match=r"unroll_jam factor 64 .*tile=\(32, 32, 32\)"):
+        polyk.Options(tile=(32, 32, 32), unroll_jam=(4, 64))
+
+
+def test_factor_larger_than_its_members_tile_refused():
+    # tile 8 on i: an unroll factor 16 for i is refused with both numbers
+    with pytest.raises(OptionsError, match="unroll_jam factor 16 is larger than the tile "
+                                           "size 8"):
+        polyk.generate(LIBRARY["gemm"].op, tile={1: (8, 32, 32)}, unroll_jam=(16, 8),
+                       compile=False)
+
+
+@pytest.mark.parametrize("bad", [(0, 4), (4,), "4x4", (2.0, 4), (True, 4)])
+def test_bad_unroll_jam_values(bad):
+    with pytest.raises(OptionsError, match="unroll_jam"):
+        polyk.Options(tile=True, unroll_jam=bad)
+
+
+def test_unroll_jam_needs_tile():
+    with pytest.raises(OptionsError, match="unroll_jam needs tile"):
+        polyk.Options(unroll_jam=(2, 8))
+
+
+def test_scalar_replace_and_pack_validated():
+    with pytest.raises(OptionsError, match="scalar_replace"):
+        polyk.Options(scalar_replace="yes")
+    with pytest.raises(OptionsError, match="pack"):
+        polyk.Options(pack="auto")
+
+
+# ------------------------------------------------------------------ every kernel
+
+FACTORS = [None, (4, 16), (3, 5), (1, 8), (2, 3)]      # None: automatic
+TILES = [(16, 16, 16), (7, 12, 9)]
+
+
+def _combos():
+    out = []
+    rnd = random.Random(2026)
+    for name in sorted(LIBRARY):
+        full = [(uj, tile, pack, target) for uj in FACTORS for tile in TILES
+                for pack in (False, True) for target in ("c", "openmp")]
+        keep = set(rnd.sample(range(len(full)), 1))
+        for i, (uj, tile, pack, target) in enumerate(full):
+            if uj is not None and max(uj) > max(tile):
+                continue
+            marks = () if i in keep else (pytest.mark.slow,)
+            out.append(pytest.param(name, dict(tile=tile, unroll_jam=uj, pack=pack,
+                                               target=target),
+                                    marks=marks, id=f"{name}-{i}"))
+    return out
+
+
+@pytest.mark.parametrize("name,opts", _combos())
+def test_kernels_bitwise_under_register_tiling(name, opts):
+    spec = LIBRARY[name]
+    sz = spec.sizes["test"]
+    try:
+        _bitwise(spec.op, spec.op.make_inputs(sz, seed=11),
+                 {p: sz[p] for p in free_params(spec.op)}, **opts)
+    except OptionsError as e:
+        # a factor larger than the tile of the member it applies to: refused, by name
+        assert "larger than the tile size" in str(e)
