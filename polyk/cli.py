@@ -1,4 +1,5 @@
-"""The ``polyk`` command: ``polyk demo``, ``polyk kernels``, ``polyk source NAME``."""
+"""The ``polyk`` command: ``polyk demo``, ``polyk kernels``, ``polyk source NAME``,
+``polyk compile FILE.c``, ``polyk fuzz --seconds N``."""
 
 from __future__ import annotations
 
@@ -164,9 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     p_src = sub.add_parser("source", help="print the generated C of a library kernel")
     p_src.add_argument("name")
     _add_compile_parser(sub)
+    p_fuzz = sub.add_parser("fuzz", help="check random affine programs under random options "
+                            "against the op run as Python", description="Random programs "
+                            "(polyk.fuzz) under random option sets: each result must equal "
+                            "the op run as plain Python, and with fp_contract=False be "
+                            "bitwise the untransformed code's. Prints the counts and a "
+                            "reproducer for each failure; exit 1 if any.")
+    p_fuzz.add_argument("--seconds", type=float, default=60, help="how long to run")
+    p_fuzz.add_argument("--seed", type=int, help="first program seed (default: random)")
+    p_fuzz.add_argument("--options", type=int, default=4, help="option sets per program")
+    p_fuzz.add_argument("--timeout", type=float, default=120,
+                        help="seconds one program may take before it counts as a hang")
+    p_fuzz.add_argument("--repro", type=int, metavar="SEED",
+                        help="print program SEED and check it again")
     args = parser.parse_args(argv)
     if args.cmd == "compile":
         return compile_command(args)
+    if args.cmd == "fuzz":
+        from polyk import fuzz
+        argv2 = ["--seconds", str(args.seconds), "--options", str(args.options),
+                 "--timeout", str(args.timeout)]
+        for flag in ("seed", "repro"):
+            if getattr(args, flag) is not None:
+                argv2 += [f"--{flag}", str(getattr(args, flag))]
+        return fuzz.main(argv2)
 
     from polyk.kernels import LIBRARY
     if args.cmd == "demo":

@@ -532,12 +532,13 @@ def _worker(conn, n_options, threads):
 
 
 def fuzz(seconds: float, *, seed: int | None = None, n_options: int = 4, timeout: float = 120.0,
-         threads: int = 2, out=sys.stdout, stop_after: int | None = None) -> dict:
+         threads: int = 2, out=None, stop_after: int | None = None) -> dict:
     """Check random programs for ``seconds``; print counts and each failure's reproducer.
 
     Each program runs in a worker process (started with 'spawn'), so a check that hangs
     (scheduler, isl's AST generator) is stopped after ``timeout`` seconds and reported."""
     import multiprocessing as mp
+    out = out or sys.stdout
     ctx = mp.get_context("spawn")
     start = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
     counts = {"programs": 0, "checks": 0, "ok": 0, "mismatch": 0, "error": 0, "refused": 0,

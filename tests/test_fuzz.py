@@ -308,3 +308,18 @@ def test_isl_scheduler_failure_is_a_clear_error():
             polyk.generate(op, scheduler="isl", fuse=fuse, compile=False)
     _check(ISL_CANNOT_CARRY, {"scheduler": "pluto", "fuse": "max", "fp_contract": False},
            [{"N": 3}, {"N": 6}])
+
+
+def test_fuzz_command_prints_counts(capsys):
+    from polyk.cli import main
+    rc = main(["fuzz", "--seconds", "1", "--seed", "5", "--options", "2"])
+    out = capsys.readouterr().out
+    assert "programs 1, option sets checked 2" in out and "(final)" in out
+    assert rc == (0 if "mismatch 0, error 0" in out else 1)
+
+
+def test_fuzz_repro_prints_the_program(capsys):
+    from polyk.cli import main
+    main(["fuzz", "--repro", "5", "--options", "1"])
+    out = capsys.readouterr().out
+    assert fuzz.program(5).source.strip() in out
