@@ -358,15 +358,31 @@ def random_options(rnd, prog: Program | None = None) -> dict:
         o["omp_schedule"] = "runtime"
     if prog is not None and chance(0.15):
         o["sizes"] = dict(prog.sizes[0])
-    # options other engineers add: sampled when polyk has them
-    for name, values in EXTRA_OPTIONS.items():
-        if name in fields and chance(0.25):
-            o[name] = pick(values)
+    # the newer transformations: each sampled when polyk.Options has it, dropped again
+    # when Options refuses the combination (unroll_jam without tile, ...)
+    extras = [n for n in EXTRA_OPTIONS if n in fields and chance(0.3)]
+    for name in extras:
+        o[name] = pick(EXTRA_OPTIONS[name])
+    for name in extras:
+        try:
+            Options(**o)
+            break
+        except Exception:   # noqa: BLE001 - OptionsError; anything else shows up in check
+            del o[name]
     return o
 
 
-# Options of the newer transformations; each is sampled only when polyk.Options has it.
-EXTRA_OPTIONS: dict = {}
+# Options of the newer transformations (values Options accepts on their own); each is
+# sampled only when polyk.Options has the field.
+EXTRA_OPTIONS: dict = {
+    "diamond": ["auto", "auto", True, False],
+    "separate": [True, False],
+    "simd": ["omp", "ivdep", False],
+    "vector_width": [128, 256, None],
+    "unroll_jam": [None, False, (2, 2), (1, 2), (2, 1)],
+    "scalar_replace": [True, False],
+    "pack": [None, True, False],
+}
 
 
 # ---------------------------------------------------------------- hypothesis strategies
@@ -434,6 +450,8 @@ class Checker:
         except polyk.OptionsError as e:
             return Outcome("refused", options, str(e))
         except polyk.PolykError as e:
+            if str(e).startswith(REQUIRED_BUT_INAPPLICABLE):
+                return Outcome("refused", options, str(e))   # an option asked for, not there
             return Outcome("error", options, f"{type(e).__name__}: {e}")
         except Exception:   # noqa: BLE001 - a crash inside polyk is what we look for
             return Outcome("error", options, traceback.format_exc(limit=8))
@@ -458,6 +476,11 @@ class Checker:
                     return Outcome("mismatch", options, f"not bitwise equal to the "
                                    f"untransformed code at {sz}: {bad}")
         return Outcome("ok", options)
+
+
+# Options that demand a transformation stop with these words when the program has no place
+# for it: a clear refusal of the option set, not a failure.
+REQUIRED_BUT_INAPPLICABLE = ("diamond=True, but",)
 
 
 class Mismatch(AssertionError):
