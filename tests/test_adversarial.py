@@ -454,3 +454,41 @@ def test_nan_and_inf_pass_through(opts):
     op(a, x, want)
     np.testing.assert_array_equal(got, want)       # NaN where Python has NaN, inf kept
     assert np.isnan(got[1]) and got[2] == np.inf
+
+
+# ---------------------------------------------------------------- a tile on a non-permutable band
+
+DIAGONAL = """
+def diagonal(A: f64[N, M]):
+    for i in range(1, N):
+        for j in range(M - 1):
+            A[i, j] = 0.5 * A[i - 1, j + 1]
+"""
+
+
+def _tiled_band(scop, rows, sizes):
+    """The schedule tree of one band with members ``rows``, tiled by isl with ``sizes``."""
+    import islpy as isl
+    sched = isl.Schedule.from_domain(scop.domain())
+    mupa = isl.MultiUnionPwAff(f"[N, M] -> [{rows}]")
+    node = sched.get_root().child(0).insert_partial_schedule(mupa)
+    node = node.band_set_permutable(1)          # planted: the band is claimed permutable
+    space = node.band_get_space()
+    vals = isl.MultiVal.zero(space)
+    for k, s in enumerate(sizes):
+        vals = vals.set_val(k, isl.Val(str(s)))
+    return node.band_tile(vals).get_schedule()
+
+
+def test_tile_on_a_non_permutable_band_is_refused():
+    """Distance (1, -1): the band (i, j) is not permutable, so rectangular tiles execute a
+    tile before the tile it depends on; the checker refuses. Skewed to (i, i + j) the band is
+    permutable and the same tiles are legal."""
+    from polyk.schedule import check_schedule
+    scop = polyk.Op.from_source(DIAGONAL, namespace=NS).scop()
+    bad = _tiled_band(scop, "{ S0[i, j] -> [(i)] }, { S0[i, j] -> [(j)] }", (2, 2))
+    with pytest.raises(polyk.ScheduleError, match="reverses the dependence"):
+        check_schedule(scop, bad)
+    for sizes in ((2, 2), (3, 5), (1, 4)):
+        check_schedule(scop, _tiled_band(scop, "{ S0[i, j] -> [(i)] }, "
+                                         "{ S0[i, j] -> [(i + j)] }", sizes))
