@@ -542,8 +542,12 @@ def check_seed(seed: int, n_options: int = 4, threads: int = 2):
 
 
 def _worker(conn, n_options, threads):
-    import warnings
     import logging
+    import os
+    import warnings
+    # OpenMP threads that spin at barriers crawl when the machine is busy (a fuzz run shares
+    # it, at low priority): sleeping waits keep a loaded run from looking like a hang
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
     while True:
