@@ -98,6 +98,8 @@ class _Gen:
         params = ("N",) if self.chance(0.5) else ("N", "M")
         self.params = params
         self.bounds = list(params) + ([str(r.randint(3, 6))] if self.chance(0.4) else [])
+        if self.chance(0.08):    # constant bounds only: often a program without parameters
+            self.bounds = [str(r.randint(3, 6))]
         # arrays: each dimension has a bound B, a multiplier a and a margin c
         self.arrays = []
         for k in range(r.randint(1, 3)):
@@ -206,7 +208,7 @@ class _Gen:
             forms += [f"{a} <= {b}", f"{a} + {b} < {ba}", f"2 * {a} >= {b} + 1", f"{a} != {b}",
                       f"{a} % 3 != 0 and {b} >= 1", f"{a} // 2 == {b} // 3", f"{a} > {b}"]
         cond = self.pick(forms)
-        k = r.randint(1, n) if n > 1 and self.chance(0.4) else n
+        k = r.randint(1, n - 1) if n > 1 and self.chance(0.5) else n
         body = self.block(iters, scalars, depth_left, k, allow_if=False)
         orelse = (self.block(iters, scalars, depth_left, n - k, allow_if=False)
                   if n - k > 0 else [])
@@ -252,7 +254,7 @@ class _Gen:
         if iters and roll < 0.34:   # an iterator's value, as a float
             return f"{self.pick(COEFS)} * {self.pick(iters)[0]}"
         if roll < 0.38:
-            return f"{self.pick(COEFS)} * {self.pick(self.params)}"
+            return f"{self.pick(COEFS)} * {self.pick(self.bounds)}"
         return self.read(iters, scalars)
 
     def read(self, iters, scalars):

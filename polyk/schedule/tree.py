@@ -53,7 +53,10 @@ def rows_to_tree(scop, rows) -> isl.Schedule:
                 expr = affine_text(rows[k].coeffs[g], rows[k].consts[g], its, "*")
                 pieces.append(f"{g}[{', '.join(its)}] -> [({expr})]")
             members.append("{ " + "; ".join(pieces) + " }")
-        mupa = isl.MultiUnionPwAff(f"{decl} [{', '.join(members)}]")
+        # isl reads "[] -> [...]" as an empty tuple (found by polyk.fuzz: every band of a
+        # program without parameters lost its members): no declaration then
+        head = f"{decl} " if scop.params else ""
+        mupa = isl.MultiUnionPwAff(f"{head}[{', '.join(members)}]")
         sched = inner.insert_partial_schedule(mupa)
         node = sched.get_root().child(0)
         return node.band_set_permutable(1).get_schedule()
