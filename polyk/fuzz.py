@@ -567,7 +567,12 @@ def fuzz(seconds: float, *, seed: int | None = None, n_options: int = 4, timeout
     Each program runs in a worker process (started with 'spawn'), so a check that hangs
     (scheduler, isl's AST generator) is stopped after ``timeout`` seconds and reported."""
     import multiprocessing as mp
+    import signal
     out = out or sys.stdout
+    if threading_is_main():
+        # a TERM (kill, a CI time limit) ends the run through the finally below: the
+        # worker is stopped and the counts so far are printed
+        signal.signal(signal.SIGTERM, _raise_exit)
     ctx = mp.get_context("spawn")
     start = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
     counts = {"programs": 0, "checks": 0, "ok": 0, "mismatch": 0, "error": 0, "refused": 0,
@@ -609,14 +614,26 @@ def fuzz(seconds: float, *, seed: int | None = None, n_options: int = 4, timeout
             s += 1
     finally:
         if proc is not None:
-            conn.send(None)
+            try:
+                conn.send(None)
+            except OSError:
+                pass
             proc.join(5)
             if proc.is_alive():
                 proc.kill()
-    counts["last_seed"] = s - 1
-    print(_summary(counts) + " (final)", file=out, flush=True)
+        counts["last_seed"] = s - 1
+        print(_summary(counts) + " (final)", file=out, flush=True)
     counts["failures"] = failures
     return counts
+
+
+def threading_is_main() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _summary(c) -> str:
