@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .errors import OptionsError
 
-TARGETS = ("c", "openmp")
+TARGETS = ("c", "openmp", "cuda")
 SCHEDULERS = ("pluto", "isl", "identity")
 FUSIONS = ("smart", "max", "none")
 
@@ -36,7 +36,10 @@ class Options:
                  tuple of L1 tiles per L2 tile
     parallel_first  Pluto looks first for hyperplanes that carry no dependence (parallel
                  loops), ending bands and distributing nests to get them, as PPCG asks isl
-                 for outer coincidence; default False: Pluto's own cost (locality first)
+                 for outer coincidence; default None: True for "cuda", else False (Pluto's
+                 own cost, locality first)
+    gpu_tile, gpu_threads, gpu_inner_tile, shared, registers, unroll, cuda_arch
+                 the CUDA target's mapping (see polyk.codegen.cuda_runtime.GPU_OPTIONS)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
     schedule_timeout  seconds the scheduler may take before it stops with an error
     omp_schedule "static" (default) or "runtime" (then OMP_SCHEDULE or
@@ -55,7 +58,7 @@ class Options:
     fuse: str | None = None
     wavefront: bool | None = None
     coef_bound: int = 4
-    parallel_first: bool = False
+    parallel_first: bool | None = None
     schedule_timeout: float = 60.0
     omp_schedule: str = "static"
     tile: object = False
@@ -68,10 +71,24 @@ class Options:
     fp_contract: bool = True
     cc: str | None = None
     cflags: tuple = ()
+    gpu_tile: tuple | None = None
+    gpu_threads: tuple | None = None
+    gpu_inner_tile: int = 8
+    shared: object = "auto"
+    registers: bool = True
+    unroll: int | None = None
+    cuda_arch: str | None = None
 
     def __post_init__(self):
         if self.target not in TARGETS:
             raise OptionsError(f"unknown target {self.target!r}; choose one of {TARGETS}")
+        if self.parallel_first is None:
+            object.__setattr__(self, "parallel_first", self.target == "cuda")
+        if not isinstance(self.parallel_first, bool):
+            raise OptionsError("parallel_first must be True, False or None (the target's "
+                               "choice)")
+        from .codegen.cuda_runtime import check_gpu_options
+        check_gpu_options(self)
         if self.scheduler not in SCHEDULERS:
             raise OptionsError(f"unknown scheduler {self.scheduler!r}; choose one of "
                                f"{SCHEDULERS}")

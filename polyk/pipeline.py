@@ -90,13 +90,16 @@ def _reschedule(scop, deps, options, private):
 def generate(op, target: str | None = None, *, options: Options | None = None, **kw):
     """Generate (and by default compile) a kernel for ``op``.
 
-    ``target`` is "c" (default) or "openmp"; further options (see ``polyk.Options``) are keywords:
+    ``target`` is "c" (default), "openmp" or "cuda"; further options (see ``polyk.Options``) are keywords:
     ``scheduler=``, ``fuse=``, ``sizes=``, ``assume=``, ``compile=``, ``fp_contract=``, ...
     """
     from .kernel import Kernel
     if target is not None:
         kw["target"] = target
     opts = Options.from_keywords(options, **kw)
+    if opts.target == "cuda":
+        from .codegen.cuda_runtime import generate_cuda
+        return generate_cuda(op, opts)
     t0 = time.perf_counter()
     scop = op.scop(sizes=opts.sizes, assume=opts.assume)
     deps = compute_dependences(scop)

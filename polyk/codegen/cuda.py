@@ -1,0 +1,590 @@
+"""Print a GPU-mapped schedule as CUDA C: ``__global__`` kernels and an ``extern "C"`` host
+launcher, through isl's AST generator and cgen (no string pasting of program structure).
+
+One isl AST covers the whole program. Above a kernel mark it is host code (loops around
+launches); below it, kernel code, where the loops of mapped members are replaced:
+
+- a mapped tile loop ``for (c = init; cond; c++)`` becomes ``c = lo + blockIdx`` and a
+  guard ``c >= init && cond`` (``lo`` and the grid extent come from the kernel's tile
+  values, computed by isl on the host);
+- a mapped point loop becomes an unrolled loop over the thread's points of the tile,
+  ``c = T * tile + threadIdx + r * threads`` for ``r = 0 .. T/threads - 1``, with the same
+  guard: every point of the tile runs exactly once, on one thread.
+
+The launcher takes device pointers (``T *``), returns a CUDA error code (0: launched), and
+launches on the legacy default stream without synchronising.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cgen as c
+import islpy as isl
+
+from ..scop.expr import aff_to_c
+from ..tiling.gpu_mapping import find_kernel_nodes, kernel_index
+from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
+from .c_printer import _lin_c, _simple, _strip, build_ast
+
+log = logging.getLogger(__name__)
+
+GRID_ERROR = -1        # launcher return code: a grid dimension exceeds CUDA's limits
+
+HELPERS = r"""
+#ifndef POLYK_EXPORT
+#define POLYK_EXPORT extern "C"
+#endif
+#define POLYK_HD __host__ __device__ static inline
+POLYK_HD int64_t polyk_floordiv(int64_t a, int64_t b)
+{ int64_t q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+POLYK_HD int64_t polyk_mod(int64_t a, int64_t b)
+{ int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+"""
+_MINMAX = ("POLYK_HD {t} polyk_min_{n}({t} a, {t} b) {{ return b < a ? b : a; }}\n"
+           "POLYK_HD {t} polyk_max_{n}({t} a, {t} b) {{ return b > a ? b : a; }}\n")
+_ABS = "POLYK_HD {t} polyk_abs_{n}({t} a) {{ return a < 0 ? -a : a; }}\n"
+
+RUNTIME = r"""
+#ifndef POLYK_NO_RUNTIME
+extern "C" int polyk_cuda_malloc(void **p, size_t n) { return (int)cudaMalloc(p, n ? n : 1); }
+extern "C" int polyk_cuda_free(void *p) { return (int)cudaFree(p); }
+extern "C" int polyk_cuda_h2d(void *dst, const void *src, size_t n)
+{ return (int)cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice); }
+extern "C" int polyk_cuda_d2h(void *dst, const void *src, size_t n)
+{ return (int)cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost); }
+extern "C" int polyk_cuda_sync(void) { return (int)cudaDeviceSynchronize(); }
+extern "C" const char *polyk_cuda_error(int e)
+{ return e == -1 ? "a grid dimension exceeds the device's limit" : cudaGetErrorString((cudaError_t)e); }
+extern "C" int polyk_cuda_attribute(int attr, int *value)
+{ int dev; cudaError_t e = cudaGetDevice(&dev); if (e != cudaSuccess) return (int)e;
+  return (int)cudaDeviceGetAttribute(value, (cudaDeviceAttr)attr, dev); }
+#endif
+"""
+
+
+@dataclass
+class LaunchConfig:
+    """How one kernel is launched: grid extents as C expressions of the parameters (and of
+    the host loops around the launch), block sizes as numbers."""
+
+    kernel: str
+    grid: tuple
+    block: tuple
+    serial: bool
+    shared_bytes: int = 0
+    registers: tuple = ()
+    shared: tuple = ()
+
+    def as_dict(self) -> dict:
+        return {"kernel": self.kernel, "grid": self.grid, "block": self.block,
+                "serial": self.serial, "shared_bytes": self.shared_bytes,
+                "registers": self.registers, "shared": self.shared}
+
+
+@dataclass
+class CudaModule:
+    text: str
+    name: str                      # the launcher
+    params: list
+    args: list
+    launch_config: list
+    ast: isl.AstNode = field(repr=False)
+
+
+def _helpers() -> str:
+    out = HELPERS
+    for t, n in (("int64_t", "i64"), ("int32_t", "i32"), ("double", "f64"), ("float", "f32")):
+        out += _MINMAX.format(t=t, n=n)
+    for t, n in (("int64_t", "i64"), ("int32_t", "i32")):
+        out += _ABS.format(t=t, n=n)
+    return out
+
+
+def _params_pw(pa: isl.PwAff, names: list[str]) -> isl.PwAff:
+    """A piecewise affine function of named set dimensions as one of parameters."""
+    n = pa.dim(isl.dim_type.in_)
+    for k in range(n):
+        pa = pa.set_dim_id(isl.dim_type.in_, k, isl.Id(names[k]))
+    return pa.move_dims(isl.dim_type.param, pa.dim(isl.dim_type.param), isl.dim_type.in_, 0, n)
+
+
+def _aff_text(aff: isl.Aff, dim_names: list[str], names: dict) -> str:
+    pa = _params_pw(isl.PwAff.from_aff(aff), dim_names)
+    build = isl.AstBuild.from_context(isl.Set.universe(pa.get_domain_space()))
+    return ast_expr(build.expr_from_pw_aff(pa), names)
+
+
+_AXES = ("x", "y", "z")
+
+
+class CudaPrinter:
+    def __init__(self, scop, sched, kernels, plans, fname, storage):
+        self.scop = scop
+        self.sched = sched
+        self.kernels = {k.index: k for k in kernels}
+        self.plans = plans                    # kernel index -> Promotion (parallel kernels)
+        self.fname = fname
+        self.storage = storage                # scalar name -> "device" | "local"
+        self.names = {p: c_name(p) for p in scop.params}
+        self.prefix = iterator_prefix(list(scop.params) + list(scop.arrays)
+                                      + [a.name for a in scop.args])
+        self.stmts = {s.name: s for s in scop.statements}
+        self.iterators: list[str] = []
+        self.kernel = None                    # GpuKernel being printed
+        self.kernel_defs = []
+        self.launches: list[LaunchConfig] = []
+        self.nodes = find_kernel_nodes(sched)
+        self.counters: dict[int, str] = {}    # mapped member -> its unrolled counter
+
+    # ---------------------------------------------------------------- walking the AST
+    def node(self, n: isl.AstNode) -> list:
+        t = n.get_type()
+        if t == isl.ast_node_type.block:
+            kids = n.block_get_children()
+            out = []
+            for i in range(kids.n_ast_node()):
+                out += self.node(kids.get_at(i))
+            return out
+        if t == isl.ast_node_type.for_:
+            return self.loop(n)
+        if t == isl.ast_node_type.if_:
+            cond = _strip(ast_expr(n.if_get_cond(), self.names))
+            then = c.Block(self.node(n.if_get_then_node()))
+            other = c.Block(self.node(n.if_get_else_node())) if n.if_has_else_node() else None
+            return [c.If(cond, then, other)]
+        if t == isl.ast_node_type.user:
+            if self.kernel is None:
+                raise AssertionError("a statement outside every kernel")
+            return [self.user(n.user_get_expr())]
+        if t == isl.ast_node_type.mark:
+            idx = kernel_index(n.mark_get_id().get_name())
+            if idx is not None and self.kernel is None:
+                return self.launch(self.kernels[idx], n.mark_get_node())
+            return self.node(n.mark_get_node())
+        raise NotImplementedError(f"isl AST node type {t}")
+
+    def _depth(self, it: str) -> int:
+        return int(it[len(self.prefix):])
+
+    def loop(self, n: isl.AstNode) -> list:
+        it = ast_expr(n.for_get_iterator(), self.names)
+        init = ast_expr(n.for_get_init(), self.names)
+        k = self.kernel
+        depth = self._depth(it)
+        if k is not None and not k.serial:
+            if depth in k.tile_depths:
+                return self._block_loop(n, it, init, k.tile_depths.index(depth))
+            if depth in k.point_depths:
+                return self._thread_loop(n, it, init, k.point_depths.index(depth))
+        self.iterators.append(it)
+        try:
+            body = self.node(n.for_get_body())
+        finally:
+            self.iterators.pop()
+        if k is not None and not k.serial and depth == k.copy_depth:
+            body = self._copies() + body
+        if n.for_is_degenerate():
+            return [c.Block([c.Line(f"const int64_t {it} = {init};")] + body)]
+        cond = _strip(ast_expr(n.for_get_cond(), self.names))
+        inc = ast_expr(n.for_get_inc(), self.names)
+        step = f"{it}++" if inc == "1" else f"{it} += {inc}"
+        out = []
+        if k is not None and self.unroll and not any(
+                isinstance(x, c.For) for x in _walk_cgen(body)):
+            out.append(c.Pragma(f"unroll {self.unroll}"))
+        out.append(c.For(f"int64_t {it} = {init}", cond, step, c.Block(body)))
+        return out
+
+    def _guard(self, n, it, init) -> str:
+        if n.for_is_degenerate():
+            return f"{it} == {init}"
+        cond = ast_expr(n.for_get_cond(), self.names)
+        inc = ast_expr(n.for_get_inc(), self.names)
+        g = f"{it} >= {init} && {cond}"
+        if inc != "1":
+            g += f" && ({it} - {init}) % {inc} == 0"
+        return g
+
+    def _block_loop(self, n, it, init, d) -> list:
+        k = self.kernel
+        self.iterators.append(it)
+        try:
+            body = self.node(n.for_get_body())
+        finally:
+            self.iterators.pop()
+        depth = self._depth(it)
+        if depth == k.copy_depth:
+            body = self._copies() + body
+        if depth == k.register_depth:
+            load, store = self._register_code(it)
+            body = load + body + store
+        return [c.Block([c.Line(f"const int64_t {it} = polyk_lo{d} + polyk_b{d};"),
+                         c.If(self._guard(n, it, init), c.Block(body))])]
+
+    def _thread_loop(self, n, it, init, d) -> list:
+        """The thread's points of a mapped point loop, unrolled. Where the loop's bounds
+        hold at both ends of the tile they hold inside it (the bounds are affine in the
+        iterator), so a second version without the guard runs full tiles."""
+        k = self.kernel
+        r = f"polyk_r{d}"
+        tile_it = f"{self.prefix}{k.tile_depths[d]}"
+        start = f"{k.tile[d]} * {tile_it}"
+        versions = []
+        for full in (True, False):
+            self.counters[d] = r
+            self.iterators.append(it)
+            try:
+                body = self.node(n.for_get_body())
+            finally:
+                self.iterators.pop()
+            inner = [c.Line(f"const int64_t {it} = {start} + polyk_t{d} + "
+                            f"{k.threads[d]} * {r};")]
+            inner += body if full else [c.If(self._guard(n, it, init), c.Block(body))]
+            versions.append([c.Pragma("unroll"),
+                             c.For(f"int {r} = 0", f"{r} < {k.per_thread[d]}", f"{r}++",
+                                   c.Block(inner))])
+        inc = ast_expr(n.for_get_inc(), self.names)
+        if inc != "1" and not n.for_is_degenerate():
+            return versions[1]
+        ends = []
+        for at in (start, f"{start} + {k.tile[d] - 1}"):
+            saved = self.names.get(it)
+            self.names[it] = f"({at})"
+            try:
+                ends.append(self._guard(n, f"({at})", ast_expr(n.for_get_init(), self.names)))
+            finally:
+                if saved is None:
+                    del self.names[it]
+                else:
+                    self.names[it] = saved
+        return [c.If(f"({ends[0]}) && ({ends[1]})", c.Block(versions[0]),
+                     c.Block(versions[1]))]
+
+    # ------------------------------------------------------------------ promotion code
+    def _extents(self, arr) -> list[str]:
+        return [_lin_c(d, self.names) for d in arr.shape]
+
+    def _flat(self, arr, idx: list[str]) -> str:
+        flat = idx[0]
+        for d, i in zip(arr.shape[1:], idx[1:]):
+            flat = f"{flat if _simple(flat) else f'({flat})'} * {_lin_c(d, self.names)} + {i}"
+        return flat
+
+    def _copies(self) -> list:
+        plan = self.plans.get(self.kernel.index)
+        if plan is None or not plan.shared:
+            return []
+        k = self.kernel
+        dims = [f"{self.prefix}{j}" for j in range(k.copy_depth + 1)]
+        out = [c.Statement("__syncthreads()")]
+        for buf in plan.shared:
+            arr = self.scop.arrays[buf.array]
+            n = len(buf.sizes)
+            offs = [_aff_text(a, dims, self.names) for a in buf.offsets]
+            xs = []
+            for d in range(n):
+                inner = 1
+                for s in buf.sizes[d + 1:]:
+                    inner *= s
+                x = "polyk_e" if inner == 1 else f"polyk_e / {inner}"
+                xs.append(x if d == 0 else f"({x}) % {buf.sizes[d]}")
+            lines = []
+            gs = []
+            for d in range(n):
+                lines.append(c.Line(f"const int64_t polyk_x{d} = {xs[d]};"))
+                lines.append(c.Line(f"const int64_t polyk_y{d} = {offs[d]} + polyk_x{d};"))
+                gs.append(f"polyk_y{d}")
+            ext = self._extents(arr)
+            inb = " && ".join(f"polyk_y{d} >= 0 && polyk_y{d} < {ext[d]}" for d in range(n))
+            sh = f"polyk_sh_{buf.array}" + "".join(f"[polyk_x{d}]" for d in range(n))
+            lines.append(c.If(inb, c.Statement(
+                f"{sh} = {self._global(buf.array)}[{self._flat(arr, gs)}]")))
+            out.append(c.For("int64_t polyk_e = polyk_tid", f"polyk_e < {buf.volume}",
+                             f"polyk_e += {k.n_threads}", c.Block(lines)))
+        out.append(c.Statement("__syncthreads()"))
+        return out
+
+    def _register_code(self, tile_it) -> tuple[list, list]:
+        plan = self.plans.get(self.kernel.index)
+        if plan is None or not plan.registers:
+            return [], []
+        k = self.kernel
+        loads, stores = [], []
+        for rt in plan.registers:
+            arr = self.scop.arrays[rt.array]
+            dims = "".join(f"[{k.per_thread[j]}]" for j in rt.mapped)
+            loads.append(c.Line(f"{arr.dtype.ctype} polyk_reg_{rt.array}{dims};"))
+            for which, out in (("load", loads), ("store", stores)):
+                if which == "store" and not rt.written:
+                    continue
+                body = []
+                gs = []
+                for d, (j, kk) in enumerate(zip(rt.mapped, rt.consts)):
+                    t_it = f"{self.prefix}{k.tile_depths[j]}"
+                    body.append(c.Line(
+                        f"const int64_t polyk_y{d} = {k.tile[j]} * {t_it} + polyk_t{j} + "
+                        f"{k.threads[j]} * polyk_q{d} + ({kk});"))
+                    gs.append(f"polyk_y{d}")
+                ext = self._extents(arr)
+                inb = " && ".join(f"polyk_y{d} >= 0 && polyk_y{d} < {ext[d]}"
+                                  for d in range(len(gs)))
+                reg = f"polyk_reg_{rt.array}" + "".join(f"[polyk_q{d}]"
+                                                         for d in range(len(gs)))
+                glob = f"{self._global(rt.array)}[{self._flat(arr, gs)}]"
+                stmt = f"{reg} = {glob}" if which == "load" else f"{glob} = {reg}"
+                loop = c.Block(body + [c.If(inb, c.Statement(stmt))])
+                for d in reversed(range(len(gs))):
+                    loop = c.For(f"int polyk_q{d} = 0", f"polyk_q{d} < "
+                                 f"{k.per_thread[rt.mapped[d]]}", f"polyk_q{d}++", loop)
+                    loop = c.Block([c.Pragma("unroll"), loop])
+                out.append(loop)
+        return loads, stores
+
+    # ---------------------------------------------------------------------- statements
+    def _global(self, array: str) -> str:
+        return c_name(array)
+
+    def user(self, e: isl.AstExpr):
+        name = e.get_op_arg(0).get_id().get_name()
+        stmt = self.stmts[name]
+        args = [ast_expr(e.get_op_arg(k + 1), self.names) for k in range(e.get_op_n_arg() - 1)]
+        env = dict(self.names)
+        for it, a in zip(stmt.iterators, args):
+            env[it] = a if _simple(a) else f"({a})"
+        printer = BodyPrinter(self.scop.arrays, env, self.access)
+        return c.Statement(printer.assign(stmt.body))
+
+    def access(self, ref, env) -> str:
+        if not ref.indices:
+            if self.storage.get(ref.array) == "device":
+                return f"polyk_dev_{c_name(ref.array)}"
+            return c_name(ref.array)
+        arr = self.scop.arrays[ref.array]
+        plan = self.plans.get(self.kernel.index) if self.kernel is not None else None
+        idx = [aff_to_c(i, env) for i in ref.indices]
+        if plan is not None:
+            for rt in plan.registers:
+                if rt.array == ref.array:
+                    return f"polyk_reg_{ref.array}" + "".join(
+                        f"[{self.counters[j]}]" for j in rt.mapped)
+            for buf in plan.shared:
+                if buf.array == ref.array:
+                    dims = [f"{self.prefix}{j}" for j in range(self.kernel.copy_depth + 1)]
+                    offs = [_aff_text(a, dims, self.names) for a in buf.offsets]
+                    return f"polyk_sh_{ref.array}" + "".join(
+                        f"[{i} - ({o})]" for i, o in zip(idx, offs))
+        return f"{self._global(ref.array)}[{self._flat(arr, idx)}]"
+
+    # ------------------------------------------------------------------------- kernels
+    def _kernel_params(self, k) -> tuple[list, list]:
+        """(declarations, host-side argument texts) of a kernel's parameters."""
+        scop = self.scop
+        decls, args = [], []
+        for it in self.iterators:
+            decls.append(c.Value("int64_t", it))
+            args.append(it)
+        for p in scop.params:
+            if p not in scop.fixed:
+                decls.append(c.Value("int64_t", self.names[p]))
+                args.append(self.names[p])
+        written = scop.written_arrays
+        for a in scop.args:
+            name = c_name(a.name)
+            if a.is_array:
+                ptr = c.Pointer(c.Value(a.dtype.ctype, f"__restrict__ {name}"))
+                decls.append(ptr if a.name in written else c.Const(ptr))
+                args.append(name)
+            elif self.storage.get(a.name) != "device":
+                decls.append(c.Value(a.dtype.ctype, name))
+                args.append(name)
+        if not k.serial:
+            for d in range(k.n_mapped):
+                decls.append(c.Value("int64_t", f"polyk_lo{d}"))
+                args.append(f"polyk_lo{d}")
+        return decls, args
+
+    def launch(self, k, inner: isl.AstNode) -> list:
+        kname = f"{self.fname}_k{k.index}"
+        decls, args = self._kernel_params(k)
+        self.kernel = k
+        self.counters = {}
+        try:
+            body = self.node(inner)
+        finally:
+            self.kernel = None
+        pre = [c.Line(f"const int64_t {self.names[p]} = {int(v)};")
+               for p, v in self.scop.fixed.items()]
+        for name, where in self.storage.items():
+            if where == ("local", k.index):
+                arr = self.scop.arrays[name]
+                pre.append(c.Line(f"{arr.dtype.ctype} {c_name(name)};"))
+        plan = self.plans.get(k.index)
+        shared_bytes = 0
+        if not k.serial:
+            m = k.n_mapped
+            for d in range(m):
+                axis = _AXES[m - 1 - d]
+                pre.append(c.Line(f"const int64_t polyk_b{d} = blockIdx.{axis};"))
+                pre.append(c.Line(f"const int64_t polyk_t{d} = threadIdx.{axis};"))
+            tid = "threadIdx.x"
+            if m > 1:
+                tid += " + blockDim.x * threadIdx.y"
+            if m > 2:
+                tid += " + blockDim.x * blockDim.y * threadIdx.z"
+            pre.append(c.Line(f"const int64_t polyk_tid = {tid};"))
+            for buf in (plan.shared if plan else []):
+                arr = self.scop.arrays[buf.array]
+                dims = "".join(f"[{s}]" for s in buf.sizes)
+                pre.append(c.Line(f"__shared__ {arr.dtype.ctype} polyk_sh_{buf.array}{dims};"))
+                shared_bytes += buf.volume * arr.dtype.np.itemsize
+        # a bound only where it is needed for the block to launch at all (more than 255
+        # registers a thread could not fit 256+ threads); below it ptxas keeps its freedom
+        bounds = f"__launch_bounds__({k.n_threads}) " if not k.serial and \
+            k.n_threads > 256 else ""
+        fn = c.FunctionBody(
+            c.FunctionDeclaration(c.Value(f"__global__ void {bounds}", kname), decls),
+            c.Block(pre + body))
+        self.kernel_defs.append(fn)
+        return self._launch_code(k, kname, args, shared_bytes, plan)
+
+    def _launch_code(self, k, kname, args, shared_bytes, plan) -> list:
+        check = [c.Line("polyk_err = cudaPeekAtLastError();"),
+                 c.If("polyk_err != cudaSuccess", c.Statement("return (int)polyk_err"))]
+        if k.serial:
+            self.launches.append(LaunchConfig(kname, ("1",), (1,), True))
+            return [c.Statement(f"{kname}<<<1, 1>>>({', '.join(args)})")] + check
+        m = k.n_mapped
+        lo, ext = self._grid(k)
+        lines = []
+        for d in range(m):
+            lines.append(c.Line(f"const int64_t polyk_lo{d} = {lo[d]};"))
+            lines.append(c.Line(f"const int64_t polyk_n{d} = ({ext[d]}) - polyk_lo{d} + 1;"))
+        nonempty = " && ".join(f"polyk_n{d} > 0" for d in range(m))
+        grid = [f"polyk_n{d}" for d in reversed(range(m))]
+        block = [k.threads[d] for d in reversed(range(m))]
+        limits = ["polyk_n{} > 2147483647".format(m - 1)] + [
+            f"polyk_n{d} > 65535" for d in range(m - 1)]
+        launch = [c.If(" || ".join(limits), c.Statement(f"return {GRID_ERROR}")),
+                  c.Line(f"dim3 polyk_grid({', '.join(grid)});"),
+                  c.Line(f"dim3 polyk_block({', '.join(map(str, block))});"),
+                  c.Statement(f"{kname}<<<polyk_grid, polyk_block>>>({', '.join(args)})")]
+        lines.append(c.If(nonempty, c.Block(launch + check)))
+        self.launches.append(LaunchConfig(
+            kname, tuple(f"({ext[d]}) - ({lo[d]}) + 1" for d in reversed(range(m))),
+            tuple(block), False, shared_bytes,
+            tuple(r.array for r in plan.registers) if plan else (),
+            tuple(b.array for b in plan.shared) if plan else ()))
+        return [c.Block(lines)]
+
+    def _grid(self, k) -> tuple[list, list]:
+        """Lowest tile index and highest of each mapped member, as C expressions of the
+        parameters and the host loops around the launch."""
+        node = self.nodes[k.index]
+        dom = node.get_domain()
+        tile = node.child(0)
+        prefix = tile.get_prefix_schedule_union_map().intersect_domain(dom)
+        mupa = tile.band_get_partial_schedule()
+        from ..tiling.gpu_mapping import _mupa
+        mapped = isl.UnionMap.from_multi_union_pw_aff(
+            _mupa([mupa.get_at(d) for d in range(k.n_mapped)])).intersect_domain(dom)
+        values = isl.Set.from_union_set(prefix.flat_range_product(mapped).range())
+        h = k.host_depth
+        host = [f"{self.prefix}{j}" for j in range(h)]
+        for j, name in enumerate(host):
+            values = values.set_dim_id(isl.dim_type.set, j, isl.Id(name))
+        values = values.move_dims(isl.dim_type.param, values.dim(isl.dim_type.param),
+                                  isl.dim_type.set, 0, h)
+        ctx = self.scop.context
+        lo, hi = [], []
+        for d in range(k.n_mapped):
+            for fn, out in ((values.dim_min, lo), (values.dim_max, hi)):
+                pa = fn(d).coalesce()
+                build = isl.AstBuild.from_context(isl.Set.universe(pa.get_domain_space()))
+                pa = pa.gist_params(ctx.align_params(pa.get_domain_space()))
+                out.append(ast_expr(build.expr_from_pw_aff(pa), self.names))
+        return lo, hi
+
+
+def _walk_cgen(nodes):
+    for n in nodes:
+        yield n
+        for attr in ("body", "contents", "then_", "else_"):
+            sub = getattr(n, attr, None)
+            if sub is None:
+                continue
+            if isinstance(sub, list):
+                yield from _walk_cgen(sub)
+            else:
+                yield from _walk_cgen([sub])
+
+
+def scalar_storage(scop, sched, kernels) -> dict:
+    """Where each scalar temporary lives: a kernel's local (``("local", k)``) when only that
+    kernel touches it and no value flows into or out of it, else device memory."""
+    from ..schedule.legality import _accesses, _names, _scalar_flow
+    nodes = find_kernel_nodes(sched)
+    doms = {k.index: nodes[k.index].get_domain() for k in kernels}
+    _, scalars = _names(scop)
+    out = {}
+    for name in scalars:
+        touched = _accesses(scop, "read", {name}).union(
+            _accesses(scop, "write", {name})).domain()
+        users = [i for i, d in doms.items() if not d.intersect(touched).is_empty()]
+        arr = scop.arrays[name]
+        if arr.kind == "scalar_arg" or len(users) != 1:
+            out[name] = "device"
+            continue
+        flow, no_source = _scalar_flow(scop, name)
+        dom = doms[users[0]]
+        if not no_source.intersect(touched).is_empty():
+            out[name] = "device"
+            continue
+        crossing = flow.intersect_domain(dom).subtract(flow.intersect_range(dom))
+        out[name] = "device" if not crossing.is_empty() else ("local", users[0])
+    return out
+
+
+def print_cuda(scop, schedule, kernels, plans, *, unroll=None) -> CudaModule:
+    fname = f"polyk_{c_name(scop.name)}"
+    tree = schedule.tree if hasattr(schedule, "tree") else schedule
+    storage = scalar_storage(scop, tree, kernels)
+    printer = CudaPrinter(scop, tree, kernels, plans, fname, storage)
+    printer.unroll = unroll
+    node = build_ast(scop, tree)
+    body = printer.node(node)
+    names = printer.names
+    free_params = [p for p in scop.params if p not in scop.fixed]
+    decls = [c.Line(f"const int64_t {names[p]} = {int(v)};") for p, v in scop.fixed.items()]
+    decls.append(c.Line("cudaError_t polyk_err;"))
+    fn_args = [c.Value("int64_t", names[p]) for p in free_params]
+    written = scop.written_arrays
+    globals_ = []
+    for name, where in storage.items():
+        if where == "device":
+            arr = scop.arrays[name]
+            globals_.append(c.Line(f"__device__ {arr.dtype.ctype} polyk_dev_{c_name(name)};"))
+    for a in scop.args:
+        if a.is_array:
+            ptr = c.Pointer(c.Value(a.dtype.ctype, c_name(a.name)))
+            fn_args.append(ptr if a.name in written else c.Const(ptr))
+        else:
+            fn_args.append(c.Value(a.dtype.ctype, c_name(a.name)))
+            if storage.get(a.name) == "device":
+                decls.append(c.Line(f"polyk_err = cudaMemcpyToSymbol(polyk_dev_{c_name(a.name)}"
+                                    f", &{c_name(a.name)}, sizeof({c_name(a.name)}));"))
+                decls.append(c.If("polyk_err != cudaSuccess",
+                                  c.Statement("return (int)polyk_err")))
+    fn = c.FunctionBody(c.FunctionDeclaration(c.Value("POLYK_EXPORT int", fname), fn_args),
+                        c.Block(decls + body + [c.Statement("return 0")]))
+    header = (f"polyk CUDA kernel {scop.name} ({scop.filename})\n"
+              f"  int {fname}(parameters, device pointers, scalars): launches "
+              f"{len(printer.launches)} kernel(s) on the legacy default stream and returns "
+              "a CUDA error code (0: launched); it does not synchronise.\n"
+              f"  parameters must satisfy {scop.context}")
+    module = c.Module([c.Comment(header), c.Include("stdint.h"), c.Include("math.h"),
+                       c.Include("cuda_runtime.h"), c.Line(_helpers()), *globals_,
+                       *printer.kernel_defs, fn, c.Line(RUNTIME)])
+    return CudaModule(str(module) + "\n", fname, free_params, list(scop.args),
+                      printer.launches, node)
