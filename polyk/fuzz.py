@@ -407,7 +407,7 @@ def option_sets(prog: Program | None = None):
 class Outcome:
     """The result of one check (a program under one option set)."""
 
-    status: str                 # "ok", "mismatch", "error", "refused"
+    status: str                 # "ok", "mismatch", "error", "refused", "budget"
     options: dict
     detail: str = ""
 
@@ -425,6 +425,10 @@ class Checker:
 
     def prepare(self):
         """Parse the program, run it as Python and as untransformed code at each size."""
+        with _isl_budget():
+            self._prepare()
+
+    def _prepare(self):
         import polyk
         self._op = self.prog.op()
         # a parameter the program never uses is not one of the op's
@@ -448,14 +452,17 @@ class Checker:
     def check(self, options: dict) -> Outcome:
         import polyk
         try:
-            k = polyk.generate(self._op, **options)
+            with _isl_budget():
+                k = polyk.generate(self._op, **options)
         except polyk.OptionsError as e:
             return Outcome("refused", options, str(e))
-        except polyk.PolykError as e:
-            if str(e).startswith(REQUIRED_BUT_INAPPLICABLE):
-                return Outcome("refused", options, str(e))   # an option asked for, not there
-            return Outcome("error", options, f"{type(e).__name__}: {e}")
-        except Exception:   # noqa: BLE001 - a crash inside polyk is what we look for
+        except Exception as e:   # noqa: BLE001 - a crash inside polyk is what we look for
+            if OVER_BUDGET in str(e):
+                return Outcome("budget", options, f"isl budget: {e}")
+            if isinstance(e, polyk.PolykError):
+                if str(e).startswith(REQUIRED_BUT_INAPPLICABLE):
+                    return Outcome("refused", options, str(e))   # asked for, not there
+                return Outcome("error", options, f"{type(e).__name__}: {e}")
             return Outcome("error", options, traceback.format_exc(limit=8))
         fixed = options.get("sizes") or {}
         for sz, inp, py, ident in zip(self.prog.sizes, self._inputs, self._python,
@@ -483,6 +490,31 @@ class Checker:
 # Options that demand a transformation stop with these words when the program has no place
 # for it: a clear refusal of the option set, not a failure.
 REQUIRED_BUT_INAPPLICABLE = ("diamond=True, but",)
+
+
+# isl operations one program's checks may take (isl's own counter, not a clock): the
+# dataflow analysis of some programs runs for minutes (a known limit, see
+# tests/test_fuzz.py); past the budget isl stops with an error and the check counts as a
+# timeout. About 1 s of isl work per million operations on the machine measured.
+ISL_OPERATIONS = 20_000_000
+OVER_BUDGET = "maximal number of operations exceeded"
+
+
+class _isl_budget:
+    def __init__(self, ops=None):
+        self.ops = ISL_OPERATIONS if ops is None else ops
+
+    def __enter__(self):
+        import islpy as isl
+        ctx = isl.DEFAULT_CONTEXT
+        ctx.set_max_operations(self.ops)
+        ctx.reset_operations()
+
+    def __exit__(self, *exc):
+        import islpy as isl
+        isl.DEFAULT_CONTEXT.set_max_operations(0)
+        isl.DEFAULT_CONTEXT.reset_operations()
+        return False
 
 
 class Mismatch(AssertionError):
@@ -536,8 +568,9 @@ def check_seed(seed: int, n_options: int = 4, threads: int = 2):
     except Mismatch as e:
         return prog, [Outcome("mismatch", {"scheduler": "identity", "fp_contract": False},
                               str(e))]
-    except Exception:   # noqa: BLE001
-        return prog, [Outcome("error", {"scheduler": "identity", "fp_contract": False},
+    except Exception as e:   # noqa: BLE001
+        status = "budget" if OVER_BUDGET in str(e) else "error"
+        return prog, [Outcome(status, {"scheduler": "identity", "fp_contract": False},
                               traceback.format_exc(limit=8))]
     rnd = random.Random(seed * 7919 + 1)
     return prog, [chk.check(random_options(rnd, prog)) for _ in range(n_options)]
@@ -576,7 +609,7 @@ def fuzz(seconds: float, *, seed: int | None = None, n_options: int = 4, timeout
     ctx = mp.get_context("spawn")
     start = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
     counts = {"programs": 0, "checks": 0, "ok": 0, "mismatch": 0, "error": 0, "refused": 0,
-              "timeout": 0, "first_seed": start}
+              "budget": 0, "timeout": 0, "first_seed": start}
     failures = []
     t_end = time.time() + seconds
     proc = conn = None
@@ -639,7 +672,8 @@ def _raise_exit(signum, frame):
 def _summary(c) -> str:
     return (f"programs {c['programs']}, option sets checked {c['checks']}: ok {c['ok']}, "
             f"mismatch {c['mismatch']}, error {c['error']}, refused option sets "
-            f"{c['refused']}, timeouts {c['timeout']} (seeds from {c['first_seed']})")
+            f"{c['refused']}, over the isl budget {c['budget']}, programs timed out "
+            f"{c['timeout']} (seeds from {c['first_seed']})")
 
 
 def main(argv=None) -> int:
