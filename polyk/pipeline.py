@@ -56,7 +56,8 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         if options.diamond:
             tree, tile_notes = diamond_tile_bands(
                 tree, scop, deps.all(), options.tile_sizes, options.l2_factors,
-                required=options.diamond is True, coef_bound=options.coef_bound)
+                required=options.diamond is True, coef_bound=options.coef_bound,
+                default_sizes_=options.tile is True)
         else:
             tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors)
         tiled = bool(tile_notes)
