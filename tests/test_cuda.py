@@ -30,7 +30,7 @@ needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA device found (libcud
 # non-default mapping options: small uneven tiles, several points per thread, no/forced
 # promotion, an inner tile that divides nothing
 OTHER = dict(gpu_tile=(6, 8, 12), gpu_threads=(2, 4, 4), gpu_inner_tile=5, shared=True,
-             registers=False, unroll=2)
+             registers=False, unroll=2, cflags=("-DPOLYK_INDEX64",))
 OTHER_REGS = dict(gpu_tile=(4, 8, 16), gpu_threads=(1, 2, 8), gpu_inner_tile=3,
                   shared=False, registers=True)
 
@@ -89,7 +89,7 @@ def test_gemm_structure():
 def test_stencil_time_loop_stays_on_host():
     k = polyk.generate(LIBRARY["jacobi-2d"].op, target="cuda", compile=False)
     host = k.source[k.source.index("POLYK_EXPORT int polyk_"):]
-    assert host.count("<<<") == 2 and "for (int64_t c0 = 0;" in host
+    assert host.count("<int32_t><<<") == 2 and "for (int64_t c0 = 0;" in host
     assert all(not c["serial"] and c["block"] == (32, 8) for c in k.launch_config)
 
 

@@ -37,14 +37,19 @@ HELPERS = r"""
 #define POLYK_EXPORT extern "C"
 #endif
 #define POLYK_HD __host__ __device__ static inline
-POLYK_HD int64_t polyk_floordiv(int64_t a, int64_t b)
-{ int64_t q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
-POLYK_HD int64_t polyk_mod(int64_t a, int64_t b)
-{ int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+template <typename A, typename B> POLYK_HD auto polyk_floordiv(A a, B b) -> decltype(a + b)
+{ decltype(a + b) q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+template <typename A, typename B> POLYK_HD auto polyk_mod(A a, B b) -> decltype(a + b)
+{ decltype(a + b) r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 """
 _MINMAX = ("POLYK_HD {t} polyk_min_{n}({t} a, {t} b) {{ return b < a ? b : a; }}\n"
            "POLYK_HD {t} polyk_max_{n}({t} a, {t} b) {{ return b > a ? b : a; }}\n")
 _ABS = "POLYK_HD {t} polyk_abs_{n}({t} a) {{ return a < 0 ? -a : a; }}\n"
+# integer min/max also serve index expressions, which are 32- or 64-bit (``polyk_idx``)
+_IMINMAX = ("template <typename A, typename B> POLYK_HD auto polyk_min_{n}(A a, B b) -> "
+            "decltype(a + b) {{ return b < a ? b : a; }}\n"
+            "template <typename A, typename B> POLYK_HD auto polyk_max_{n}(A a, B b) -> "
+            "decltype(a + b) {{ return b > a ? b : a; }}\n")
 
 RUNTIME = r"""
 #ifndef POLYK_NO_RUNTIME
@@ -95,7 +100,9 @@ class CudaModule:
 
 def _helpers() -> str:
     out = HELPERS
-    for t, n in (("int64_t", "i64"), ("int32_t", "i32"), ("double", "f64"), ("float", "f32")):
+    for t, n in (("int64_t", "i64"), ("int32_t", "i32")):
+        out += _IMINMAX.format(n=n)
+    for t, n in (("double", "f64"), ("float", "f32")):
         out += _MINMAX.format(t=t, n=n)
     for t, n in (("int64_t", "i64"), ("int32_t", "i32")):
         out += _ABS.format(t=t, n=n)
@@ -137,6 +144,11 @@ class CudaPrinter:
         self.launches: list[LaunchConfig] = []
         self.nodes = find_kernel_nodes(sched)
         self.counters: dict[int, str] = {}    # mapped member -> its unrolled counter
+
+    @property
+    def ity(self) -> str:
+        """The index type: kernels are templates over it (32-bit where the sizes allow)."""
+        return "polyk_idx" if self.kernel is not None else "int64_t"
 
     # ---------------------------------------------------------------- walking the AST
     def node(self, n: isl.AstNode) -> list:
@@ -186,7 +198,7 @@ class CudaPrinter:
         if k is not None and not k.serial and depth == k.copy_depth:
             body = self._copies() + body
         if n.for_is_degenerate():
-            return [c.Block([c.Line(f"const int64_t {it} = {init};")] + body)]
+            return [c.Block([c.Line(f"const {self.ity} {it} = {init};")] + body)]
         cond = _strip(ast_expr(n.for_get_cond(), self.names))
         inc = ast_expr(n.for_get_inc(), self.names)
         step = f"{it}++" if inc == "1" else f"{it} += {inc}"
@@ -194,7 +206,7 @@ class CudaPrinter:
         if k is not None and self.unroll and not any(
                 isinstance(x, c.For) for x in _walk_cgen(body)):
             out.append(c.Pragma(f"unroll {self.unroll}"))
-        out.append(c.For(f"int64_t {it} = {init}", cond, step, c.Block(body)))
+        out.append(c.For(f"{self.ity} {it} = {init}", cond, step, c.Block(body)))
         return out
 
     def _guard(self, n, it, init) -> str:
@@ -220,7 +232,7 @@ class CudaPrinter:
         if depth == k.register_depth:
             load, store = self._register_code(it)
             body = load + body + store
-        return [c.Block([c.Line(f"const int64_t {it} = polyk_lo{d} + polyk_b{d};"),
+        return [c.Block([c.Line(f"const {self.ity} {it} = polyk_lo{d} + polyk_b{d};"),
                          c.If(self._guard(n, it, init), c.Block(body))])]
 
     def _thread_loop(self, n, it, init, d) -> list:
@@ -239,7 +251,7 @@ class CudaPrinter:
                 body = self.node(n.for_get_body())
             finally:
                 self.iterators.pop()
-            inner = [c.Line(f"const int64_t {it} = {start} + polyk_t{d} + "
+            inner = [c.Line(f"const {self.ity} {it} = {start} + polyk_t{d} + "
                             f"{k.threads[d]} * {r};")]
             inner += body if full else [c.If(self._guard(n, it, init), c.Block(body))]
             versions.append([c.Pragma("unroll"),
@@ -293,15 +305,15 @@ class CudaPrinter:
             lines = []
             gs = []
             for d in range(n):
-                lines.append(c.Line(f"const int64_t polyk_x{d} = {xs[d]};"))
-                lines.append(c.Line(f"const int64_t polyk_y{d} = {offs[d]} + polyk_x{d};"))
+                lines.append(c.Line(f"const {self.ity} polyk_x{d} = {xs[d]};"))
+                lines.append(c.Line(f"const {self.ity} polyk_y{d} = {offs[d]} + polyk_x{d};"))
                 gs.append(f"polyk_y{d}")
             ext = self._extents(arr)
             inb = " && ".join(f"polyk_y{d} >= 0 && polyk_y{d} < {ext[d]}" for d in range(n))
             sh = f"polyk_sh_{buf.array}" + "".join(f"[polyk_x{d}]" for d in range(n))
             lines.append(c.If(inb, c.Statement(
                 f"{sh} = {self._global(buf.array)}[{self._flat(arr, gs)}]")))
-            out.append(c.For("int64_t polyk_e = polyk_tid", f"polyk_e < {buf.volume}",
+            out.append(c.For(f"{self.ity} polyk_e = polyk_tid", f"polyk_e < {buf.volume}",
                              f"polyk_e += {k.n_threads}", c.Block(lines)))
         out.append(c.Statement("__syncthreads()"))
         return out
@@ -324,7 +336,7 @@ class CudaPrinter:
                 for d, (j, kk) in enumerate(zip(rt.mapped, rt.consts)):
                     t_it = f"{self.prefix}{k.tile_depths[j]}"
                     body.append(c.Line(
-                        f"const int64_t polyk_y{d} = {k.tile[j]} * {t_it} + polyk_t{j} + "
+                        f"const {self.ity} polyk_y{d} = {k.tile[j]} * {t_it} + polyk_t{j} + "
                         f"{k.threads[j]} * polyk_q{d} + ({kk});"))
                     gs.append(f"polyk_y{d}")
                 ext = self._extents(arr)
@@ -353,10 +365,18 @@ class CudaPrinter:
         env = dict(self.names)
         for it, a in zip(stmt.iterators, args):
             env[it] = a if _simple(a) else f"({a})"
-        printer = BodyPrinter(self.scop.arrays, env, self.access)
-        return c.Statement(printer.assign(stmt.body))
+        # subscripts use the kernel's index type; values computed from iterators and
+        # parameters keep the 64-bit meaning they have in the C targets
+        values = {k: f"((int64_t){v})" for k, v in env.items()}
+        self._subscripts = env
+        try:
+            printer = BodyPrinter(self.scop.arrays, values, self.access)
+            return c.Statement(printer.assign(stmt.body))
+        finally:
+            self._subscripts = None
 
     def access(self, ref, env) -> str:
+        env = getattr(self, "_subscripts", None) or env
         if not ref.indices:
             if self.storage.get(ref.array) == "device":
                 return f"polyk_dev_{c_name(ref.array)}"
@@ -383,11 +403,11 @@ class CudaPrinter:
         scop = self.scop
         decls, args = [], []
         for it in self.iterators:
-            decls.append(c.Value("int64_t", it))
+            decls.append(c.Value("polyk_idx", it))
             args.append(it)
         for p in scop.params:
             if p not in scop.fixed:
-                decls.append(c.Value("int64_t", self.names[p]))
+                decls.append(c.Value("polyk_idx", self.names[p]))
                 args.append(self.names[p])
         written = scop.written_arrays
         for a in scop.args:
@@ -401,7 +421,7 @@ class CudaPrinter:
                 args.append(name)
         if not k.serial:
             for d in range(k.n_mapped):
-                decls.append(c.Value("int64_t", f"polyk_lo{d}"))
+                decls.append(c.Value("polyk_idx", f"polyk_lo{d}"))
                 args.append(f"polyk_lo{d}")
         return decls, args
 
@@ -414,7 +434,7 @@ class CudaPrinter:
             body = self.node(inner)
         finally:
             self.kernel = None
-        pre = [c.Line(f"const int64_t {self.names[p]} = {int(v)};")
+        pre = [c.Line(f"const polyk_idx {self.names[p]} = {int(v)};")
                for p, v in self.scop.fixed.items()]
         for name, where in self.storage.items():
             if where == ("local", k.index):
@@ -426,14 +446,14 @@ class CudaPrinter:
             m = k.n_mapped
             for d in range(m):
                 axis = _AXES[m - 1 - d]
-                pre.append(c.Line(f"const int64_t polyk_b{d} = blockIdx.{axis};"))
-                pre.append(c.Line(f"const int64_t polyk_t{d} = threadIdx.{axis};"))
+                pre.append(c.Line(f"const {self.ity} polyk_b{d} = blockIdx.{axis};"))
+                pre.append(c.Line(f"const {self.ity} polyk_t{d} = threadIdx.{axis};"))
             tid = "threadIdx.x"
             if m > 1:
                 tid += " + blockDim.x * threadIdx.y"
             if m > 2:
                 tid += " + blockDim.x * blockDim.y * threadIdx.z"
-            pre.append(c.Line(f"const int64_t polyk_tid = {tid};"))
+            pre.append(c.Line(f"const {self.ity} polyk_tid = {tid};"))
             for buf in (plan.shared if plan else []):
                 arr = self.scop.arrays[buf.array]
                 dims = "".join(f"[{s}]" for s in buf.sizes)
@@ -444,7 +464,8 @@ class CudaPrinter:
         bounds = f"__launch_bounds__({k.n_threads}) " if not k.serial and \
             k.n_threads > 256 else ""
         fn = c.FunctionBody(
-            c.FunctionDeclaration(c.Value(f"__global__ void {bounds}", kname), decls),
+            c.FunctionDeclaration(c.Value(f"template <typename polyk_idx> __global__ void "
+                                          f"{bounds}", kname), decls),
             c.Block(pre + body))
         self.kernel_defs.append(fn)
         return self._launch_code(k, kname, args, shared_bytes, plan)
@@ -454,7 +475,7 @@ class CudaPrinter:
                  c.If("polyk_err != cudaSuccess", c.Statement("return (int)polyk_err"))]
         if k.serial:
             self.launches.append(LaunchConfig(kname, ("1",), (1,), True))
-            return [c.Statement(f"{kname}<<<1, 1>>>({', '.join(args)})")] + check
+            return _both(kname, "1, 1", args) + check
         m = k.n_mapped
         lo, ext = self._grid(k)
         lines = []
@@ -469,7 +490,7 @@ class CudaPrinter:
         launch = [c.If(" || ".join(limits), c.Statement(f"return {GRID_ERROR}")),
                   c.Line(f"dim3 polyk_grid({', '.join(grid)});"),
                   c.Line(f"dim3 polyk_block({', '.join(map(str, block))});"),
-                  c.Statement(f"{kname}<<<polyk_grid, polyk_block>>>({', '.join(args)})")]
+                  *_both(kname, "polyk_grid, polyk_block", args)]
         lines.append(c.If(nonempty, c.Block(launch + check)))
         self.launches.append(LaunchConfig(
             kname, tuple(f"({ext[d]}) - ({lo[d]}) + 1" for d in reversed(range(m))),
@@ -505,6 +526,13 @@ class CudaPrinter:
                 pa = pa.gist_params(ctx.align_params(pa.get_domain_space()))
                 out.append(ast_expr(build.expr_from_pw_aff(pa), self.names))
         return lo, hi
+
+
+def _both(kname, config, args) -> list:
+    """Launch the 32-bit index version where the sizes allow it, else the 64-bit one."""
+    a = ", ".join(args)
+    return [c.If("polyk_i32", c.Statement(f"{kname}<int32_t><<<{config}>>>({a})"),
+                 c.Statement(f"{kname}<int64_t><<<{config}>>>({a})"))]
 
 
 def _walk_cgen(nodes):
@@ -546,6 +574,24 @@ def scalar_storage(scop, sched, kernels) -> dict:
     return out
 
 
+I32_PARAM = 1 << 24      # parameters up to this magnitude and
+I32_ELEMS = 1 << 30      # arrays up to this many elements: kernels index in 32 bits
+
+
+def _i32_test(scop, names) -> str:
+    """A host-side C condition under which every index expression of the kernels fits
+    32 bits: parameters within 2^24 (affine expressions with small coefficients of them, and
+    the tile arithmetic, stay far from 2^31) and every array within 2^30 elements (its
+    flattened subscripts do)."""
+    conds = [f"({names[p]} >= -{I32_PARAM} && {names[p]} <= {I32_PARAM})"
+             for p in scop.params]
+    for a in scop.arrays.values():
+        if a.shape:
+            size = " * ".join(f"(int64_t){_lin_c(d, names)}" for d in a.shape)
+            conds.append(f"({size} <= {I32_ELEMS})")
+    return " && ".join(conds) or "true"
+
+
 def print_cuda(scop, schedule, kernels, plans, *, unroll=None) -> CudaModule:
     fname = f"polyk_{c_name(scop.name)}"
     tree = schedule.tree if hasattr(schedule, "tree") else schedule
@@ -558,6 +604,8 @@ def print_cuda(scop, schedule, kernels, plans, *, unroll=None) -> CudaModule:
     free_params = [p for p in scop.params if p not in scop.fixed]
     decls = [c.Line(f"const int64_t {names[p]} = {int(v)};") for p, v in scop.fixed.items()]
     decls.append(c.Line("cudaError_t polyk_err;"))
+    decls.append(c.Line("#ifdef POLYK_INDEX64\n  const bool polyk_i32 = false;  /* forced */\n"
+                        f"#else\n  const bool polyk_i32 = {_i32_test(scop, names)};\n#endif"))
     fn_args = [c.Value("int64_t", names[p]) for p in free_params]
     written = scop.written_arrays
     globals_ = []

@@ -58,6 +58,9 @@ GPU_OPTIONS = """\
     unroll         #pragma unroll N on the innermost sequential loops of kernels (default
                    None: nvcc decides)
     cuda_arch      e.g. "sm_90" (default: the device's own where one is found, else sm_90)
+    cflags         (shared with the C targets) extra nvcc flags; -DPOLYK_INDEX64 keeps the
+                   kernels' indices 64-bit (by default they are 32-bit where parameters stay
+                   within 2^24 and arrays within 2^30 elements, decided at each call)
 """
 
 SMEM_DEFAULT = 48 * 1024
@@ -294,7 +297,7 @@ def generate_cuda(op, opts):
     module = print_cuda(scop, schedule, kernels, plans, unroll=opts.unroll)
     so = None
     if opts.compile:
-        so = build(module.text, arch=opts.cuda_arch or default_arch())
+        so = build(module.text, arch=opts.cuda_arch or default_arch(), extra=opts.cflags)
     return CudaKernel(op, scop, deps, schedule, module, opts, so)
 
 
