@@ -119,6 +119,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out")
     ap.add_argument("--no-gemm", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="gemm 4096 under more mappings")
     ap.add_argument("--variants", action="store_true",
                     help="also time gemm under other mapping options")
     args = ap.parse_args(argv)
@@ -133,6 +134,15 @@ def main(argv=None):
     print(f"{dev}: copy bandwidth {bw:.0f} GB/s", flush=True)
     for n in (() if args.no_gemm else (4096,) if args.quick else (4096, 8192)):
         bench_gemm(torch, n, reps, rows)
+    if args.sweep:
+        for opts in (dict(gpu_tile=(128, 64), gpu_threads=(16, 16)),
+                     dict(gpu_tile=(64, 128), gpu_threads=(8, 32)),
+                     dict(gpu_tile=(128, 128), gpu_threads=(32, 16)),
+                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), gpu_inner_tile=4),
+                     dict(gpu_tile=(256, 128), gpu_threads=(32, 16)),
+                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), shared=False),
+                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), unroll=4)):
+            bench_gemm(torch, 4096, reps, rows, " " + str(opts), **opts)
     if args.variants and not args.no_gemm:
         for opts in (dict(gpu_tile=(64, 64), gpu_threads=(16, 16)),
                      dict(gpu_tile=(128, 128), gpu_threads=(16, 16), gpu_inner_tile=16)):
