@@ -131,6 +131,9 @@ def test_scalar_replace_and_pack_validated():
 
 FACTORS = [None, (4, 16), (3, 5), (1, 8), (2, 3)]      # None: automatic
 TILES = [(16, 16, 16), (7, 12, 9)]
+# CI runs one seeded combination for each of these (register tiling applies to the first
+# three, is declined by the others); the full product over every kernel is `slow`
+CI_KERNELS = ("gemm", "2mm", "trmm", "syrk", "jacobi-2d")
 
 
 def _combos():
@@ -139,11 +142,9 @@ def _combos():
     for name in sorted(LIBRARY):
         full = [(uj, tile, pack, target) for uj in FACTORS for tile in TILES
                 for pack in (False, True) for target in ("c", "openmp")]
-        keep = set(rnd.sample(range(len(full)), 1))
+        keep = rnd.randrange(len(full)) if name in CI_KERNELS else -1
         for i, (uj, tile, pack, target) in enumerate(full):
-            if uj is not None and max(uj) > max(tile):
-                continue
-            marks = () if i in keep else (pytest.mark.slow,)
+            marks = () if i == keep else (pytest.mark.slow,)
             out.append(pytest.param(name, dict(tile=tile, unroll_jam=uj, pack=pack,
                                                target=target),
                                     marks=marks, id=f"{name}-{i}"))
@@ -158,5 +159,5 @@ def test_kernels_bitwise_under_register_tiling(name, opts):
         _bitwise(spec.op, spec.op.make_inputs(sz, seed=11),
                  {p: sz[p] for p in free_params(spec.op)}, **opts)
     except OptionsError as e:
-        # a factor larger than the tile of the member it applies to: refused, by name
-        assert "larger than the tile size" in str(e)
+        # a factor larger than the tile (of the member it applies to): refused, by name
+        assert re.search(r"unroll_jam factor \d+ is larger than (the|every) tile size", str(e))

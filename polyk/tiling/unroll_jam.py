@@ -18,9 +18,10 @@ For gemm's point band (i, k, j) with factors (4, 16) the point loops become
 
 This is a tiling of a permutable band followed by a permutation of the tile members, so it
 is legal whenever the point band is permutable (and the checker verifies it anyway).
-In full tiles whose sizes the factors divide, every register block is full: its loops have
-constant bounds, and the printer (register.py) unrolls ``ii`` and prints ``jj`` as vectors;
-register blocks at a partial edge keep plain loops. Automatic factors divide the tile.
+Register blocks that lie entirely inside the domain are isolated (isl's ``isolate``
+option, as for full tiles): their loops have constant bounds, and the printer
+(register.py) unrolls ``ii`` and prints ``jj`` as vectors; register blocks at a partial
+edge keep plain loops. Automatic factors divide the tile.
 
 Factors: ``unroll_jam=(fu, fv)``; None chooses (4, two 512-bit vectors of the element
 type), clipped to the tile; a factor larger than its tile is an OptionsError naming both.
@@ -35,10 +36,11 @@ from ..schedule.schedule import POINT_MARK, parallel_mark_depth
 from .separation import full_tiles, isolate_option
 
 REGISTER_MARK = "polyk_register"
-# isl's isolate option on the register-block band (full register blocks apart from the
-# partial ones) triples the AST generation time; with factors that divide the tile, full
-# tiles hold only full register blocks anyway, and the printer declines the rest.
-ISOLATE = False
+# isl's isolate option on the register-block band: full register blocks apart from the
+# partial ones, so that partial tiles (a dimension not a multiple of the tile) still run
+# mostly in register blocks (gemm at PolyBench's LARGE shape: 0.6 -> 0.95 of OpenBLAS);
+# it costs AST generation time (about 2-3x for gemm).
+ISOLATE = True
 VECTOR_BYTES = 64          # AVX-512; the printer splits longer vectors into these
 
 
