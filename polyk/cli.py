@@ -103,7 +103,7 @@ def _add_compile_parser(sub):
         flag = "--" + f.name.replace("_", "-")
         h = helps.get(f.name, "")
         default = f.default if f.default is not dataclasses.MISSING else None
-        if isinstance(default, bool):
+        if isinstance(default, bool) or f.type == "bool | None":
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                            default=None, help=f"{h} (default {default})")
         elif f.name == "sizes":
