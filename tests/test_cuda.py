@@ -55,13 +55,18 @@ def _nvcc_c(tmp_path, text):
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
+@pytest.fixture(scope="module")
+def library_kernels():
+    """Every library kernel generated for CUDA with default options (source only)."""
+    return {name: polyk.generate(spec.op, target="cuda", compile=False)
+            for name, spec in LIBRARY.items()}
+
+
 @needs_nvcc
-def test_every_library_kernel_compiles(tmp_path):
-    """Every library kernel, default mapping and two non-default ones (gemm, jacobi-2d and
-    heat-3d), through one nvcc -c."""
-    sources = {}
-    for name, spec in LIBRARY.items():
-        sources[name] = polyk.generate(spec.op, target="cuda", compile=False).source
+def test_every_library_kernel_compiles(tmp_path, library_kernels):
+    """Every library kernel, default mapping and two non-default ones (gemm, jacobi-2d,
+    heat-3d and atax), through one nvcc -c."""
+    sources = {name: k.source for name, k in library_kernels.items()}
     for name in ("gemm", "jacobi-2d", "heat-3d", "atax"):
         for i, extra in enumerate((OTHER, OTHER_REGS)):
             sources[f"{name}-{i}"] = polyk.generate(LIBRARY[name].op, target="cuda",
@@ -69,7 +74,7 @@ def test_every_library_kernel_compiles(tmp_path):
     _nvcc_c(tmp_path, _combined(sources))
 
 
-def test_gemm_structure():
+def test_gemm_structure(library_kernels):
     k = polyk.generate(LIBRARY["gemm"].op, target="cuda", compile=False)
     cfg = k.launch_config
     assert len(cfg) == 2 and not any(c["serial"] for c in cfg)
@@ -79,8 +84,7 @@ def test_gemm_structure():
     assert "__syncthreads()" in k.source and "polyk_reg_C[polyk_r0][polyk_r1]" in k.source
     assert "blockIdx.x" in k.source and "threadIdx.y" in k.source
     # every parallel kernel of the library has at least a warp per block
-    for name, spec in LIBRARY.items():
-        kk = polyk.generate(spec.op, target="cuda", compile=False)
+    for name, kk in library_kernels.items():
         for c in kk.launch_config:
             if not c["serial"]:
                 assert np.prod(c["block"]) >= 32, (name, c)
