@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import polyk
+from polyk import f64
 from polyk.codegen import cuda_runtime
 from polyk.kernels import LIBRARY
 from polyk.tiling.gpu_mapping import GpuMapper, check_gpu_mapping, default_mapping
@@ -145,6 +146,15 @@ def test_mapping_a_sequential_loop_is_refused():
 
 # ------------------------------------------------------------------ on a GPU
 
+N = polyk.params("N")
+
+
+@polyk.op
+def scale(a: f64, x: f64[N]):
+    for i in range(N):
+        x[i] *= a
+
+
 def _cases():
     out = []
     for name, spec in LIBRARY.items():
@@ -180,3 +190,12 @@ def test_device_arrays_in_place():
     assert np.allclose(cupy.asnumpy(dC), want, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError):
         k(alpha=1.5, beta=0.5, C=dC, A=dA.astype(cupy.float32), B=dB)
+
+
+@needs_nvcc
+@pytest.mark.skipif(HAS_GPU, reason="checks the error where no GPU is found")
+def test_call_without_gpu_is_a_clear_error():
+    k = polyk.generate(scale, target="cuda")
+    assert k.launch_config[0]["block"] == (256,)
+    with pytest.raises(cuda_runtime.CudaError):
+        k(a=2.0, x=np.ones(10))
