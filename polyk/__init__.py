@@ -35,3 +35,6 @@ __all__ += ["openmp_threads"]
 from .schedule.explain import explain  # noqa: E402
 
 __all__ += ["explain"]
+from .codegen.cuda_runtime import CudaError  # noqa: E402
+
+__all__ += ["CudaError"]
