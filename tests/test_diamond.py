@@ -230,3 +230,20 @@ def test_diamond_tiled_stencils_bitwise_equal_to_untransformed(baselines, name, 
         if a.is_array:
             np.testing.assert_array_equal(got[a.name], baselines[name][a.name],
                                           err_msg=f"{a.name} with tile={tile} {target}")
+
+
+def test_l2_tiling_leaves_diamond_tiles_at_one_level():
+    """l2_tile with diamond tiles: one level (noted), still bitwise the untransformed."""
+    spec = LIBRARY["jacobi-2d"]
+    sz = spec.sizes["test"]
+    inp = spec.op.make_inputs(sz, seed=5)
+    base = polyk.generate(spec.op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want, TSTEPS=sz["TSTEPS"])
+    k = polyk.generate(spec.op, target="openmp", tile=True, l2_tile=True, fp_contract=False)
+    assert _diamond_applied(k) and "b0: no L2 level on diamond tiles" in k.schedule.notes
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got, TSTEPS=sz["TSTEPS"])
+    np.testing.assert_array_equal(got["A"], want["A"])
+    np.testing.assert_array_equal(got["B"], want["B"])

@@ -376,8 +376,12 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
         node = node_at(sched, path)
         n = node.band_n_member()
         sizes = default_sizes(n) if default_sizes_ else sizes_of(b, n)
-        l2 = l2_of(b, n) if l2_of is not None else None
-        sched = diamond_tile(node, plan, scop, sizes, l2).get_schedule()
-        notes.append(_describe(scop, plan, sizes, l2))
+        sched = diamond_tile(node, plan, scop, sizes).get_schedule()
+        notes.append(_describe(scop, plan, sizes, None))
+        if l2_of is not None and l2_of(b, n):
+            # one level: isl's AST generation of diamonds inside diamonds took minutes
+            # (tile=True, l2_tile=True on jacobi-1d), and the wavefront would then run
+            # over L2 tiles, with less parallelism
+            notes.append(f"b{b}: no L2 level on diamond tiles")
         log.debug("diamond: %s", notes[-1])
     return sched, notes + why
