@@ -239,6 +239,33 @@ def test_tiling_a_band_with_a_private_scalar():
            [{"N": 5}])
 
 
+SCALAR_IN_WAVEFRONT = """\
+def fuzz_400290(A: f64[N + 1], alpha: f64):
+    for i in range(min(2, 6), 6):
+        s0 = A[N - 1]
+        for j in range(i):
+            for k in range(i + 1, 6):
+                for l in range(0, N, 3):
+                    if 2 * l >= j + 1:
+                        s = A[N - 1] + 2.0 * s0 * A[N - 1 - l + 1] + 0.75 * 2.0 * i
+    for i in reversed(range(N)):
+        for j in range(6 - 1):
+            for k in range(2, N):
+                for l in range(max(0, k - 2), min(N, k + 2)):
+                    A[N - 1 + 1] = A[N - 1 - l + 1] + -1.0 * max(A[k % 3 + 1], A[i % 3 + 1])
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="refused, not wrong: the same class without tiles: "
+                   "wavefront=True skews a band that holds the private scalar s0 (written "
+                   "at depth 1, read at depth 4) and the checker finds another write of s0 "
+                   "between its write and its read. polyk/schedule/parallel.py (wavefront) "
+                   "should leave such a band alone. Fuzz seed 400290.")
+def test_wavefront_of_a_band_with_a_private_scalar():
+    _check(SCALAR_IN_WAVEFRONT, {"scheduler": "pluto", "fuse": "max", "wavefront": True,
+                                 "fp_contract": False}, [{"N": 3}, {"N": 5}])
+
+
 NO_HYPERPLANE = """\
 def no_hyperplane(A: f64[N], B: f64[N + 3, 2 * N + 1, N + 3]):
     for i in range(2, N):
