@@ -124,7 +124,17 @@ def test_scalar_replace_and_pack_validated():
     with pytest.raises(OptionsError, match="scalar_replace"):
         polyk.Options(scalar_replace="yes")
     with pytest.raises(OptionsError, match="pack"):
-        polyk.Options(pack="auto")
+        polyk.Options(pack="sometimes")
+    with pytest.raises(OptionsError, match="pack"):
+        polyk.Options(pack=2)
+
+
+def test_command_line_words():
+    """`polyk compile --unroll-jam 4,16 --pack true` hands the options strings."""
+    o = polyk.Options(tile=True, unroll_jam="4,16", pack="true")
+    assert o.unroll_jam == (4, 16) and o.pack is True
+    o = polyk.Options(tile=True, unroll_jam="false", pack="auto")
+    assert o.unroll_jam is False and o.pack is None
 
 
 # ------------------------------------------------------------------ every kernel
