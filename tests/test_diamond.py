@@ -4,21 +4,21 @@ untransformed ones compute."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import islpy as isl
 import numpy as np
 import pytest
+from conftest import copy_args, free_params
+from polyk.kernels import LIBRARY
 
 import polyk
-from polyk.kernels import LIBRARY
 from polyk.schedule import check_schedule
 from polyk.schedule.schedule import PARALLEL_MARK
 from polyk.tiling.diamond import DiamondPlan, diamond_tile, plan_band
 from polyk.tiling.intratile import band_rows_of
 from polyk.tiling.rectangular import band_paths, node_at
-
-from conftest import copy_args, free_params
 
 STENCILS = ["jacobi-1d", "jacobi-2d", "heat-3d", "fdtd-2d"]
 
@@ -80,7 +80,7 @@ def test_first_wavefront_grows_with_the_space_size(name, tile, n0):
     rect = [_first_wavefront_width(_stencil(name, n, False, tile)) for n in sizes]
     par = [p for p, _ in dia]
     assert par[0] >= 3
-    for a, b in zip(par, par[1:]):
+    for a, b in itertools.pairwise(par):
         assert 1.7 * a <= b <= 2.3 * a + 1, par      # doubles with N
     assert [p for p, _ in rect] == [1, 1, 1], rect
     if name == "jacobi-1d":                            # every tile of the step is parallel

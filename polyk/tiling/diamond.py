@@ -201,9 +201,10 @@ def _cone_complement(pieces, rows, face, p, q, bound):
 
     for bm, (params, drows) in zip(pieces, duals):
         src, dst, _, _ = _tuple_dims(bm)
-        legal = _images(bm, params, lambda m: coef(src, m, -1), lambda m: coef(dst, m, 1),
-                        _shift_pair(src, dst, "c0"))
-        bounding = _images(bm, params, lambda m: coef(src, m, 1), lambda m: coef(dst, m, -1),
+        legal = _images(bm, params, lambda m, s=src: coef(s, m, -1),
+                        lambda m, t=dst: coef(t, m, 1), _shift_pair(src, dst, "c0"))
+        bounding = _images(bm, params, lambda m, s=src: coef(s, m, 1),
+                           lambda m, t=dst: coef(t, m, -1),
                            _shift_pair(src, dst, "c0", sign=-1, extra={"w": 1}),
                            lambda prm: {f"u_{prm}": 1})
         for is_eq, row in substitute(drows, legal) + substitute(drows, bounding):
