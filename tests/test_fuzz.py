@@ -379,3 +379,33 @@ def test_program_without_parameters(target):
     op = fuzz.Program(WITHOUT_PARAMETERS, "no_params", (), []).op()
     k = polyk.generate(op, compile=False)
     assert "S0[i] -> [(i)]" in str(k.schedule.tree)
+
+
+OPENMP_TILES_WITH_SCALAR = """\
+def fuzz_400672(A: f64[2 * 4 + 2, 4 + 3, 4 + 1], B: f64[N + 1, 4 + 1], alpha: f64):
+    for i in range(N - 1, -1, -1):
+        s0 = B[i // 2 + 1, 0]
+        for j in range(4 - 1, -1, -1):
+            if 2 * i >= j + 1:
+                t1 = 0.75 * s0 + A[j + 2, j + 1, j // 2 + 1]
+                B[i % 3 + 1, j // 2 + 1] = 2.0 * s0 + 2.0 * i
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="wrong code (found at the end of the long run, not "
+                   "yet analysed): Pluto, target='openmp', tile=(2, 3, 1, 2), no wavefront: "
+                   "B[2, 1] differs at N=2, with 1 thread too (not a race); the same "
+                   "schedule with target='c' is right. Private scalars s0/t1 inside the "
+                   "tiled band; suspects: the split of the band for the parallel mark (as "
+                   "in test_split_wavefront_band_keeps_every_instance) or the outlined "
+                   "body's private scalars. Fuzz seed 400672.")
+def test_openmp_tiles_with_private_scalars():
+    _check(OPENMP_TILES_WITH_SCALAR, {"scheduler": "pluto", "target": "openmp",
+                                      "tile": (2, 3, 1, 2), "wavefront": False,
+                                      "fp_contract": False}, [{"N": 2}, {"N": 4}])
+
+
+def test_serial_tiles_with_private_scalars_are_right():
+    _check(OPENMP_TILES_WITH_SCALAR, {"scheduler": "pluto", "target": "c",
+                                      "tile": (2, 3, 1, 2), "fp_contract": False},
+           [{"N": 2}, {"N": 4}])
