@@ -32,8 +32,23 @@ class Options:
                  band allows it), False (rectangular tiles only)
     intratile    put a parallel member with stride-1 accesses innermost in each permutable
                  band, for vectors (default True)
+    separate     full/partial tile separation: full tiles get point loops with constant
+                 bounds (default True; only matters with tile)
+    simd         mark innermost parallel stride-1 loops for the vectoriser: True or "omp"
+                 (``#pragma omp simd``, default), "ivdep" (``#pragma GCC ivdep``), False
+    vector_width preferred vector width in bits for gcc (-mprefer-vector-width=): 128, 256,
+                 512, or None (the compiler's own tuning)
     l2_tile      a second tiling level: False (default), True (8 tiles per member), or a
                  tuple of L1 tiles per L2 tile
+    unroll_jam   register tiling of tiled point bands (polyk/tiling/unroll_jam.py): None
+                 (default: automatic factors where a band has a vector loop and a
+                 reduction loop), False, or (fu, fv): the outer parallel point loop is
+                 unrolled fu times and jammed, the vector loop blocked by fv
+    scalar_replace  keep the register block's accumulators in (vector) registers across
+                 the reduction loop (default True; only matters with unroll_jam)
+    pack         copy each tile's footprint of an array into a contiguous local buffer
+                 (polyk/tiling/packing.py): None (default: where the cost model says it
+                 pays), True (every array with a fixed-size box), False
     parallel_first  Pluto looks first for hyperplanes that carry no dependence (parallel
                  loops), ending bands and distributing nests to get them, as PPCG asks isl
                  for outer coincidence; default None: True for "cuda", else False (Pluto's
@@ -65,6 +80,12 @@ class Options:
     l2_tile: object = False
     diamond: object = "auto"
     intratile: bool = True
+    separate: bool = True
+    simd: object = True
+    vector_width: int | None = None
+    unroll_jam: object = None
+    scalar_replace: bool = True
+    pack: object = None
     sizes: dict = field(default_factory=dict)
     assume: str | None = None
     compile: bool = True
@@ -110,12 +131,53 @@ class Options:
             raise OptionsError("omp_schedule must be 'static' or 'runtime'")
         if self.wavefront is not None and not isinstance(self.wavefront, bool):
             raise OptionsError("wavefront must be True, False or None (automatic)")
+        if not isinstance(self.separate, bool):
+            raise OptionsError("separate must be True or False")
+        if self.simd is True:
+            object.__setattr__(self, "simd", "omp")
+        if self.simd not in ("omp", "ivdep", False):
+            raise OptionsError(f"simd must be True, 'omp', 'ivdep' or False; got {self.simd!r}")
+        if self.vector_width not in (None, 128, 256, 512):
+            raise OptionsError("vector_width must be 128, 256, 512 or None (the compiler's "
+                               f"choice); got {self.vector_width!r}")
         object.__setattr__(self, "tile", _sizes_option("tile", self.tile, dict_ok=True))
         object.__setattr__(self, "l2_tile", _sizes_option("l2_tile", self.l2_tile))
         if self.diamond not in ("auto", True, False):
             raise OptionsError(f"diamond must be 'auto', True or False; got {self.diamond!r}")
         if self.diamond is True and not self.tile:
             raise OptionsError("diamond=True needs tile: diamond tiling is a tiling")
+        for name, words in (("unroll_jam", {"auto": None, "none": None, "false": False}),
+                            ("pack", {"auto": None, "none": None, "false": False,
+                                      "true": True})):
+            v = getattr(self, name)       # the words of `polyk compile --unroll-jam 4,16`
+            if isinstance(v, str):
+                low = v.strip().lower()
+                if low in words:
+                    object.__setattr__(self, name, words[low])
+                elif name == "unroll_jam" and all(x.strip().isdigit() for x in v.split(",")):
+                    object.__setattr__(self, name, tuple(int(x) for x in v.split(",")))
+        if self.unroll_jam not in (None, False):
+            uj = self.unroll_jam
+            if not isinstance(uj, (tuple, list)) or len(uj) != 2 or any(
+                    isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in uj):
+                raise OptionsError("unroll_jam must be None (automatic), False, or a pair "
+                                   f"of positive factors such as (4, 16); got {uj!r}")
+            object.__setattr__(self, "unroll_jam", tuple(uj))
+            if not self.tile:
+                raise OptionsError("unroll_jam needs tile: it register-tiles the point "
+                                   "loops of tiles")
+            # a factor larger than every tile size fits no loop; one larger than the tile
+            # of the loop it falls on is refused when the register block is placed
+            # (tiling/unroll_jam.py), with both numbers
+            if isinstance(self.tile, tuple) and max(uj) > max(self.tile):
+                raise OptionsError(f"unroll_jam factor {max(uj)} is larger than every tile "
+                                   f"size of tile={self.tile}: a register block cannot be "
+                                   "larger than its tile")
+        if not isinstance(self.scalar_replace, bool):
+            raise OptionsError("scalar_replace must be True or False")
+        if self.pack not in (None, True, False):
+            raise OptionsError(f"pack must be None (automatic), True or False; got "
+                               f"{self.pack!r}")
         if self.l2_tile and not self.tile:
             raise OptionsError("l2_tile needs tile: a second level tiles the first")
         if not isinstance(self.sizes, dict):
@@ -172,6 +234,10 @@ class Options:
             out.append("-ffp-contract=off")
         if self.target == "openmp":
             out.append("-fopenmp")
+        elif self.simd == "omp":
+            out.append("-fopenmp-simd")
+        if self.vector_width is not None:
+            out.append(f"-mprefer-vector-width={self.vector_width}")
         return tuple(out) + tuple(self.cflags)
 
 

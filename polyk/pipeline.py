@@ -21,6 +21,10 @@ from .scop import compute_dependences
 from .tiling.diamond import diamond_tile_bands
 from .tiling.intratile import reorder_bands
 from .tiling.rectangular import tile_bands
+from .tiling.separation import separate_full_tiles
+from .tiling.vector import insert_simd_marks
+from .tiling.unroll_jam import register_tile
+from .tiling.packing import insert_pack_marks
 from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,20 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             notes.append("outermost band skewed into a wavefront")
     if options.target == "openmp":
         tree = insert_parallel_marks(tree)
+    if tiled and options.separate:
+        tree, sep_notes = separate_full_tiles(tree)
+        notes.extend(sep_notes[:1])
+    if tiled and options.pack is not False:
+        tree, pack_notes = insert_pack_marks(tree, scop, options.pack)
+        notes.extend(pack_notes)
+    if tiled and options.unroll_jam is not False:
+        tree, uj_notes = register_tile(tree, scop, options.unroll_jam)
+        if uj_notes:
+            notes.extend(uj_notes)
+            tree = mark_coincident(tree, always, scalars)
+    if options.simd and options.scheduler != "identity":
+        tree, simd_notes = insert_simd_marks(tree, scop)
+        notes.extend(simd_notes)
     if pluto is not None:
         notes.extend(pluto.notes)
     return Schedule(tree, options.scheduler, tuple(notes), pluto)
@@ -109,7 +127,8 @@ def generate(op, target: str | None = None, *, options: Options | None = None, *
     t2 = time.perf_counter()
     check_schedule(scop, schedule)
     t3 = time.perf_counter()
-    cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule)
+    cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=opts.simd,
+                    scalar_replace=opts.scalar_replace)
     so = None
     if opts.compile:
         so = jit.build(cfunc.text, flags=opts.flags(), cc=opts.cc)

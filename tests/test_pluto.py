@@ -91,8 +91,10 @@ def backward_sweeps(A: f64[N]):
 # ---------------------------------------------------------------- helpers
 
 def gen(op, **kw):
-    """Pluto's schedule tree as found: no tiling, no intra-tile reordering of bands."""
-    return polyk.generate(op, compile=False, **{"tile": False, "intratile": False, **kw})
+    """Pluto's schedule tree as found: no tiling, no intra-tile reordering of bands, no simd
+    marks (which split the innermost member off its band)."""
+    return polyk.generate(op, compile=False, **{"tile": False, "intratile": False,
+                                                 "simd": False, **kw})
 
 
 def loop_rows(res):
@@ -215,8 +217,9 @@ def test_matrix_product_one_permutable_band_two_parallel_members():
 
 def test_matrix_product_default_options_keep_one_band_two_parallel_members():
     """Whatever order the intra-tile pass picks, the band stays one permutable band of
-    Pluto's three hyperplanes, two of them (i and j) parallel, and i stays outermost."""
-    k = polyk.generate(matmul, compile=False)
+    Pluto's three hyperplanes, two of them (i and j) parallel, and i stays outermost
+    (simd=False: a simd mark would split the innermost member off the band)."""
+    k = polyk.generate(matmul, simd=False, compile=False)
     assert hyperplanes(k.schedule.pluto, "S0") == \
         [((1, 0, 0), 0), ((0, 1, 0), 0), ((0, 0, 1), 0)]
     (band,) = bands(k.schedule.tree)
@@ -333,12 +336,16 @@ def test_wavefront_gives_an_inner_parallel_loop(name):
     assert band.band_get_permutable()
     assert coincident(band)[:2] == [False, True]
     assert_bands_permutable(k)
-    # OpenMP: the band is split after the wavefront, the parallel loop gets the pragma
+    # OpenMP: the mark above the (unsplit) band names the depth of its second member, and
+    # that loop gets the pragma
     k = gen(LIBRARY[name].op, target="openmp", wavefront=True)
     marks = [n for n in nodes(k.schedule.tree, isl.schedule_node_type.mark)
              if parallel_mark_depth(n.mark_get_id().get_name()) is not None]
     assert len(marks) == 1
-    assert member_affs(marks[0].child(0), 0) == second
+    under = marks[0].child(0)
+    assert parallel_mark_depth(marks[0].mark_get_id().get_name()) == \
+        under.get_schedule_depth() + 1
+    assert member_affs(under, 1) == second
     assert k.source.count("#pragma omp parallel for") == 1
     check_schedule(k.scop, k.schedule)
 

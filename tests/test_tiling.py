@@ -22,7 +22,10 @@ def _bands(sched):
 
 def test_tiled_gemm_has_tile_loops_outside_point_loops():
     # b0 is C *= beta (2 members), b1 the product (3 members), as explain numbers them
-    k = polyk.generate(LIBRARY["gemm"].op, tile={"b1": (16, 8, 4)}, compile=False)
+    # (simd=False: the simd mark would split the innermost point member off its band; no
+    # register tiling or packing, which split and mark the point band too)
+    k = polyk.generate(LIBRARY["gemm"].op, tile={"b1": (16, 8, 4)}, simd=False,
+                       unroll_jam=False, pack=False, compile=False)
     bands = _bands(k.schedule.tree)
     # the product band (3 members) is split into a tile band whose child is a point band
     tiles = [b for b in bands if b.band_n_member() == 3]
@@ -30,7 +33,10 @@ def test_tiled_gemm_has_tile_loops_outside_point_loops():
     assert not [b for b in bands if b.band_n_member() == 2 and "mod" in
                 str(b.band_get_partial_schedule())]       # b0 was not asked to be tiled
     tile, point = tiles
-    assert point.get_parent_type() == isl.schedule_node_type.band
+    # the point band hangs under the tile band, through the mark naming its tile sizes
+    assert point.get_parent_type() == isl.schedule_node_type.mark
+    assert point.parent().mark_get_id().get_name() == "polyk_point 16x8x4"
+    assert point.parent().get_parent_type() == isl.schedule_node_type.band
     assert tile.band_get_permutable() and point.band_get_permutable()
     text = str(tile.band_get_partial_schedule())
     assert "mod 16" in text and "mod 8" in text and "mod 4" in text  # steps over tiles
@@ -41,8 +47,8 @@ def test_tiled_gemm_has_tile_loops_outside_point_loops():
 
 @pytest.mark.parametrize("name", ["trisolv", "durbin", "gemm"])
 def test_only_bands_of_two_or_more_members_are_tiled(name):
-    k = polyk.generate(LIBRARY[name].op, tile=True, compile=False)
-    untiled = polyk.generate(LIBRARY[name].op, compile=False)
+    k = polyk.generate(LIBRARY[name].op, tile=True, simd=False, compile=False)
+    untiled = polyk.generate(LIBRARY[name].op, simd=False, compile=False)
     n_multi = sum(b.band_n_member() >= 2 and b.band_get_permutable()
                   for b in _bands(untiled.schedule.tree))
     # tile loops are "i - (i) mod 32" (their point loops "(i) mod 32")

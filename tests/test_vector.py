@@ -123,9 +123,10 @@ def test_simd_option_is_validated():
 
 def test_full_tiles_have_constant_point_loop_bounds():
     spec = LIBRARY["gemm"]
-    sep = polyk.generate(spec.op, tile={"b1": (16, 16, 16)}, compile=False).source
-    nosep = polyk.generate(spec.op, tile={"b1": (16, 16, 16)}, separate=False,
-                           compile=False).source
+    # (no register blocks or packing: register blocks are isolated on their own)
+    plain = {"unroll_jam": False, "pack": False, "compile": False}
+    sep = polyk.generate(spec.op, tile={"b1": (16, 16, 16)}, **plain).source
+    nosep = polyk.generate(spec.op, tile={"b1": (16, 16, 16)}, separate=False, **plain).source
     # in the full tiles the point loops run 0..15 with no min(); without separation every
     # point loop is bounded by min(15, ...)
     assert "<= 15; c" in sep

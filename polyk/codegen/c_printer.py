@@ -16,8 +16,11 @@ import cgen as c
 import islpy as isl
 
 from ..scop.expr import aff_to_c
-from ..schedule.schedule import parallel_mark_depth
+from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
 from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
+from ..tiling.packing import attach as attach_packing, pack_mark_arrays, print_pack_mark
+from ..tiling.register import print_register_loop
+from ..tiling.unroll_jam import register_mark_depths
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +58,14 @@ def build_ast(scop, schedule) -> isl.AstNode:
         for k in range(64):
             ids = ids.add(isl.Id(f"{prefix}{k}"))
         build = build.set_iterators(ids)
-    return build.node_from_schedule(tree)
+    return attach_packing(build, scop).node_from_schedule(tree)
 
 
 def print_c(scop, schedule, *, name: str | None = None,
-            omp_schedule: str = "static") -> CFunction:
-    """C source of ``scop`` run in the order of ``schedule``."""
+            omp_schedule: str = "static", simd: str | bool = "omp",
+            scalar_replace: bool = True) -> CFunction:
+    """C source of ``scop`` run in the order of ``schedule``; ``simd``: how loops under a
+    simd mark are marked ("omp": ``#pragma omp simd``, "ivdep", False: not at all)."""
     t0 = time.perf_counter()
     fname = name or f"polyk_{c_name(scop.name)}"
     node = build_ast(scop, schedule)
@@ -68,6 +73,8 @@ def print_c(scop, schedule, *, name: str | None = None,
     names = {p: c_name(p) for p in scop.params}
     printer = _Printer(scop, names, fname=fname)
     printer.omp_schedule = omp_schedule
+    printer.simd = simd
+    printer.scalar_replace = scalar_replace
     body = printer.node(node)
 
     decls = _fixed_sizes(scop, names)
@@ -96,7 +103,8 @@ def print_c(scop, schedule, *, name: str | None = None,
     return CFunction(text, fname, free_params, list(scop.args), node)
 
 
-def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, str]:
+def print_region(scop, schedule, *, omp_schedule: str = "static",
+                 simd: str | bool = "omp") -> tuple[str, str]:
     """C that replaces a ``#pragma scop`` region in place (``polyk compile``), and the
     helper definitions to put before the enclosing function.
 
@@ -107,6 +115,7 @@ def print_region(scop, schedule, *, omp_schedule: str = "static") -> tuple[str, 
     flat = {a.name: f"polyk_{a.name}" for a in scop.args if a.is_array}
     printer = _Printer(scop, names, array_names=flat)
     printer.omp_schedule = omp_schedule
+    printer.simd = simd
     body = printer.node(node)
     decls = _fixed_sizes(scop, names)
     for name in scop.program.region_locals:
@@ -172,12 +181,19 @@ class _Printer:
         self.prefix = iterator_prefix(list(scop.params) + list(scop.arrays)
                                       + [a.name for a in scop.args])
         self.outlined: list = []          # bodies of parallel loops, as static functions
+        self.simd = "omp"                 # how simd marks are printed (False: not at all)
+        self.register = None              # (r, v) iterators inside a register mark
+        self.packed = {}                  # array -> its tile buffer (tiling/packing.py)
+        self.scalar_replace = True        # register blocks printed by tiling/register.py
+        self.vector_bytes = 64            # vector size of register blocks
+        self.omp_schedule = "static"
 
     def node(self, n: isl.AstNode, pragma: tuple | None = None) -> list:
         """cgen nodes for an AST node; ``pragma`` is (text, iterator): the text goes before
-        the outermost loops below over that iterator (the marked schedule dimension);
-        a loop over another iterator ends the search (the dimension was a single value
-        there, and deeper loops are not the parallel one)."""
+        the outermost loops below over that iterator (the marked schedule dimension); the
+        search goes on through the loops of outer dimensions (a mark above a band names a
+        member below its first), and a loop over a deeper dimension ends it (the marked
+        dimension was a single value there, and deeper loops are not the parallel one)."""
         t = n.get_type()
         if t == isl.ast_node_type.block:
             kids = n.block_get_children()
@@ -187,8 +203,13 @@ class _Printer:
             return out
         if t == isl.ast_node_type.for_:
             it = ast_expr(n.for_get_iterator(), self.names)
+            if pragma is not None and it != pragma[1] and \
+                    self._depth(it) < self._depth(pragma[1]):
+                return [self.loop(n, pragma)]     # an outer member of the marked band
             if pragma is None or n.for_is_degenerate() or it != pragma[1]:
                 return [self.loop(n)]
+            if pragma[0] == "simd":
+                return [c.Pragma(self._simd_pragma(n)), self.loop(n)]
             self.in_parallel = True
             self.used_openmp = True
             try:
@@ -206,10 +227,23 @@ class _Printer:
         if t == isl.ast_node_type.mark:
             mark = n.mark_get_id().get_name()
             inner = n.mark_get_node()
+            if pack_mark_arrays(mark) is not None:
+                return print_pack_mark(self, n, pragma)
+            reg = register_mark_depths(mark)
+            if reg is not None and self.scalar_replace:
+                saved = self.register
+                self.register = tuple(f"{self.prefix}{d}" for d in reg)
+                try:
+                    return self.node(inner, pragma)
+                finally:
+                    self.register = saved
             depth = parallel_mark_depth(mark)
             if depth is not None and depth >= 0 and pragma is None and not self.in_parallel:
                 return self.node(inner, pragma=(self._omp_pragma(inner),
                                                 f"{self.prefix}{depth}"))
+            depth = simd_mark_depth(mark)
+            if depth is not None and depth >= 0 and pragma is None and self.simd:
+                return self.node(inner, pragma=("simd", f"{self.prefix}{depth}"))
             return self.node(inner, pragma=pragma)
         raise NotImplementedError(f"isl AST node type {t}")
 
@@ -217,6 +251,13 @@ class _Printer:
         """``omp parallel for``; the loop's body is a function of its own (parallel_loop),
         so its scalar temporaries are private without a clause."""
         return f"omp parallel for schedule({self.omp_schedule})"
+
+    def _simd_pragma(self, n: isl.AstNode) -> str:
+        """``omp simd`` (scalars written in the body private) or ``GCC ivdep``."""
+        if self.simd == "ivdep":
+            return "GCC ivdep"
+        private = sorted(c_name(v) for v in self._written_scalars(n))
+        return "omp simd" + (f" private({', '.join(private)})" if private else "")
 
     def _written_scalars(self, n: isl.AstNode) -> set[str]:
         out = set()
@@ -232,12 +273,21 @@ class _Printer:
         n.foreach_descendant_top_down(visit)
         return out
 
-    def loop(self, n: isl.AstNode):
+    def _depth(self, iterator: str) -> int:
+        """The schedule depth of an iterator name (``c3`` -> 3)."""
+        tail = iterator[len(self.prefix):]
+        return int(tail) if iterator.startswith(self.prefix) and tail.isdigit() else -1
+
+    def loop(self, n: isl.AstNode, pragma: tuple | None = None):
+        if self.register is not None:
+            block = print_register_loop(self, n)
+            if block is not None:
+                return block
         it = ast_expr(n.for_get_iterator(), self.names)
         init = ast_expr(n.for_get_init(), self.names)
         self.iterators.append(it)
         try:
-            body = self.node(n.for_get_body())
+            body = self.node(n.for_get_body(), pragma)
         finally:
             self.iterators.pop()
         if n.for_is_degenerate():
@@ -315,6 +365,8 @@ class _Printer:
             return c_name(ref.array)
         arr = self.scop.arrays[ref.array]
         idx = [aff_to_c(i, env) for i in ref.indices]
+        if ref.array in self.packed:
+            return self.packed[ref.array].element(idx)
         flat = idx[0]
         for d, i in zip(arr.shape[1:], idx[1:]):
             flat = f"{flat if _simple(flat) else f'({flat})'} * {_lin_c(d, self.names)} + {i}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import islpy as isl
 
-from ..schedule.schedule import simd_mark
+from ..schedule.schedule import parallel_mark_depth, simd_mark
 
 
 def _has_band_below(node: isl.ScheduleNode) -> bool:
@@ -80,6 +80,10 @@ def insert_simd_marks(sched: isl.Schedule, scop) -> tuple[isl.Schedule, list[str
         j = n - 1
         if not node.band_member_get_coincident(j) or not _unit_stride(scop, node, j):
             return node
+        if n == 1 and node.has_parent() and \
+                node.parent().get_type() == isl.schedule_node_type.mark and \
+                parallel_mark_depth(node.parent().mark_get_id().get_name()) is not None:
+            return node       # the OpenMP loop itself: its body is outlined, no simd
         if n > 1:
             node = node.band_split(j).child(0)
         node = node.insert_mark(isl.Id(simd_mark(node.get_schedule_depth())))
