@@ -15,7 +15,7 @@ from polyk.kernels import LIBRARY
 
 import polyk
 from polyk.schedule import check_schedule
-from polyk.schedule.schedule import PARALLEL_MARK
+from polyk.schedule.schedule import PARALLEL_MARK, parallel_mark_depth
 from polyk.tiling.diamond import DiamondPlan, diamond_tile, plan_band
 from polyk.tiling.intratile import band_rows_of
 from polyk.tiling.rectangular import band_paths, node_at
@@ -45,10 +45,13 @@ def _first_wavefront_width(kernel) -> tuple[int, int]:
 
     find(kernel.schedule.tree.get_root())
     assert marks, "no parallel loop in the tiled stencil"
-    band = marks[0].child(0)
-    assert band.get_schedule_depth() == 1     # below the one sequential wavefront loop
-    prefix = band.get_prefix_schedule_union_map()
-    par = isl.UnionMap.from_union_pw_aff(band.band_get_partial_schedule().get_at(0))
+    band = marks[0].child(0)                  # the tile band, in one piece
+    j = parallel_mark_depth(marks[0].mark_get_id().get_name()) - band.get_schedule_depth()
+    assert j == 1     # the member after the one sequential wavefront loop
+    member = band.band_get_partial_schedule()
+    wave = isl.UnionMap.from_union_pw_aff(member.get_at(0))
+    prefix = band.get_prefix_schedule_union_map().flat_range_product(wave)
+    par = isl.UnionMap.from_union_pw_aff(member.get_at(j))
     tiles = band.band_get_partial_schedule_union_map()
     counts = []
     for m in (prefix.flat_range_product(par), prefix.flat_range_product(tiles)):

@@ -126,7 +126,11 @@ def explain(kernel) -> Explanation:
                                                           for g in groups) + why)
         elif t == isl.schedule_node_type.mark and \
                 parallel_mark_depth(node.mark_get_id().get_name()) is not None:
-            lines.append(f"{pad}omp parallel for on the next loop")
+            d = parallel_mark_depth(node.mark_get_id().get_name())
+            lines.append(f"{pad}omp parallel for on the loop at depth {d}"
+                         if node.child(0).get_type() == isl.schedule_node_type.band
+                         and d > node.child(0).get_schedule_depth()
+                         else f"{pad}omp parallel for on the next loop")
         for k in range(node.n_children()):
             child = node.child(k)
             if child.get_type() == isl.schedule_node_type.filter:

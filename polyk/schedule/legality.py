@@ -70,6 +70,53 @@ def _describe(scop, violated: isl.UnionMap, what: str) -> str:
             f"{m.coalesce()}")
 
 
+class _Order:
+    """Whether pairs of instances run in order under a schedule map, decided in the
+    schedule's own space: the pairs are mapped to schedule vectors and compared with the
+    lexicographic order there. (Building the instance-level order relation of a tiled,
+    wavefronted schedule and subtracting it took minutes; this takes a fraction of a
+    second.)"""
+
+    def __init__(self, new: isl.UnionMap):
+        self.new = new
+        spaces = []
+        new.foreach_map(lambda m: spaces.append(m.get_space().range()))
+        self.flat = len({str(sp) for sp in spaces}) <= 1
+        if self.flat and spaces:
+            self.lt = isl.UnionMap.from_map(isl.Map.lex_lt(spaces[0]))
+        elif spaces:
+            self.before = new.lex_lt_union_map(new)
+
+    def not_before(self, pairs: isl.UnionMap) -> isl.UnionMap:
+        """The pairs (source -> target) whose source does not run strictly first."""
+        if pairs.is_empty():
+            return pairs
+        if not self.flat:
+            return pairs.subtract(self.before)
+        bad = pairs.apply_domain(self.new).apply_range(self.new).subtract(self.lt)
+        if bad.is_empty():
+            return bad
+        back = self.new.apply_range(bad).apply_range(self.new.reverse())
+        return pairs.intersect(back)
+
+
+def _maybe_between(new: isl.UnionMap, writes: isl.UnionSet,
+                   reads: isl.UnionSet) -> isl.UnionMap:
+    """Pairs (w, r) of a write and a read of one scalar with another write w2 that may run
+    between them: w2 not strictly before w and r not strictly before w2. Instances the
+    schedule puts at the same time are printed in an order of the AST generator's choosing,
+    so "not strictly before" is what may happen (found by polyk.fuzz, seed 710085: isl put
+    the write of t1 for (i, j + 1) and its read for (i, j) at one time)."""
+    mine = new.intersect_domain(writes.union(reads))   # only the scalar's statements: small
+    lt = mine.lex_lt_union_map(mine)
+    later = lt.reverse()                                # (a, b): b strictly before a
+    ww = isl.UnionMap.from_domain_and_range(writes, writes)
+    first = ww.subtract(isl.UnionSet.identity(writes)).subtract(later)  # w2 not before w
+    wr = isl.UnionMap.from_domain_and_range(writes, reads)
+    second = wr.subtract(later).subtract(isl.UnionSet.identity(writes.intersect(reads)))
+    return first.apply_range(second)                               # (w, r)
+
+
 def check_schedule(scop, schedule) -> None:
     """Raise ``ScheduleError`` naming a violated dependence if ``schedule`` (a Schedule or
     an isl.Schedule) is illegal or marks a loop parallel that is not."""
@@ -79,21 +126,21 @@ def check_schedule(scop, schedule) -> None:
     if not new.domain().is_equal(dom):
         raise ScheduleError("the schedule does not cover every statement instance: "
                             f"{dom.subtract(new.domain())}")
-    before = new.lex_lt_union_map(new)
+    order = _Order(new)
     arrays, scalars = _names(scop)
-    violated = _memory_conflicts(scop, set(arrays)).subtract(before)
+    violated = order.not_before(_memory_conflicts(scop, set(arrays)))
     if not violated.is_empty():
         raise ScheduleError(_describe(scop, violated, "illegal schedule: it reverses the "
                                       "dependence"))
     for name in scalars:
         flow, no_source = _scalar_flow(scop, name)
-        lost = flow.subtract(before)
+        lost = order.not_before(flow)
         if not lost.is_empty():
             raise ScheduleError(_describe(scop, lost, f"illegal schedule: scalar {name} is "
                                           "read before the write it depends on"))
         writes = _accesses(scop, "write", {name}).domain()
-        between = before.intersect_range(writes).apply_range(before.intersect_domain(writes))
-        clobbered = flow.intersect(between)
+        reads = _accesses(scop, "read", {name}).domain()
+        clobbered = flow.intersect(_maybe_between(new, writes, reads))
         if not clobbered.is_empty():
             raise ScheduleError(_describe(scop, clobbered, f"illegal schedule: another "
                                           f"write of scalar {name} falls between"))
@@ -103,7 +150,7 @@ def check_schedule(scop, schedule) -> None:
             orig = scop.schedule.get_map()
             pairs = isl.UnionMap.from_domain_and_range(reads_out, writes).intersect(
                 orig.lex_lt_union_map(orig))
-            bad = pairs.subtract(before)
+            bad = order.not_before(pairs)
             if not bad.is_empty():
                 raise ScheduleError(_describe(scop, bad, f"illegal schedule: scalar {name}"
                                               " is overwritten before its incoming value"
@@ -122,16 +169,16 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
             return True
         name = node.mark_get_id().get_name()
         if parallel_mark_depth(name) is not None:
-            kind = "parallel"
+            kind, depth = "parallel", parallel_mark_depth(name)
         elif simd_mark_depth(name) is not None:
-            kind = "simd"
+            kind, depth = "simd", simd_mark_depth(name)
         else:
             return True
-        band = node.child(0)
-        if band.get_type() != isl.schedule_node_type.band:
+        band, j = _marked_member(node, depth)
+        if band is None:
             problems.append(f"a {kind} mark that is not above a loop")
             return True
-        err = _loop_problem(scop, band, conflicts, flows, kind)
+        err = _loop_problem(scop, band, conflicts, flows, kind, j)
         if err:
             problems.append(err)
         return True
@@ -141,11 +188,37 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
         raise ScheduleError(problems[0])
 
 
-def _loop_problem(scop, band, conflicts, flows, kind="parallel") -> str | None:
+def _marked_member(mark: isl.ScheduleNode, depth: int):
+    """(band, member) of the loop a mark names: the member at schedule depth ``depth`` of
+    the first band below the mark that reaches that depth (through marks and the bands of
+    outer members); the first member below when the mark names no depth."""
+    node = mark.child(0)
+    while True:
+        t = node.get_type()
+        if t == isl.schedule_node_type.band:
+            first = node.get_schedule_depth()
+            if depth < 0 or depth == first:
+                return node, 0
+            if first < depth < first + node.band_n_member():
+                return node, depth - first
+            if depth < first:
+                return None, 0
+        elif t != isl.schedule_node_type.mark:
+            return None, 0
+        if node.n_children() != 1:
+            return None, 0
+        node = node.child(0)
+
+
+def _loop_problem(scop, band, conflicts, flows, kind="parallel", j=0) -> str | None:
     dom = band.get_domain()
     prefix = band.get_prefix_schedule_union_map()
     same_prefix = prefix.apply_range(prefix.reverse())
-    member = isl.UnionMap.from_union_pw_aff(band.band_get_partial_schedule().get_at(0))
+    partial = band.band_get_partial_schedule()
+    for k in range(j):       # the band's outer members are outer loops of the marked one
+        outer = isl.UnionMap.from_union_pw_aff(partial.get_at(k))
+        same_prefix = same_prefix.intersect(outer.apply_range(outer.reverse()))
+    member = isl.UnionMap.from_union_pw_aff(partial.get_at(j))
 
     def carried(pairs):
         pairs = pairs.intersect_domain(dom).intersect_range(dom).intersect(same_prefix)
@@ -177,6 +250,12 @@ def _loop_problem(scop, band, conflicts, flows, kind="parallel") -> str | None:
             return _describe(scop, _carried_pairs(carried(flow), member),
                              f"scalar {name} carries a value across iterations of a loop "
                              f"marked {kind}")
+        reaching = flow.intersect_domain(dom).union(flow.intersect_range(dom))
+        escaped = reaching.subtract(same_prefix)
+        if not escaped.is_empty():
+            return _describe(scop, escaped, f"scalar {name} is private to a {kind} loop but "
+                             "its value flows from one execution of the loop to a later one "
+                             "(an enclosing loop carries it)")
     return None
 
 

@@ -35,24 +35,21 @@ def _zero_distance(pairs: isl.UnionMap, member: isl.UnionMap) -> bool:
 
 def private_scalars_ok(node, j, flow: isl.UnionMap, dom: isl.UnionSet, same_outer) -> bool:
     """Can a scalar whose value-based flow dependences are ``flow`` be private to member j
-    of the band at ``node``?"""
-    inside = flow.intersect_domain(dom).intersect_range(dom)
-    crossing = flow.subtract(inside)
-    if not crossing.intersect_domain(dom).is_empty() or \
-            not crossing.intersect_range(dom).is_empty():
-        return False
-    return _zero_distance(inside.intersect(same_outer), _member_map(node, j))
+    of the band at ``node``? Every value that reaches or leaves an instance under the band
+    must stay within one iteration of member j of one execution of the band: same outer
+    schedule (``same_outer``: prefix and earlier members) and same member j. A flow carried
+    by an enclosing loop from one execution of the parallel loop into a later one is lost
+    as surely as one carried by the loop itself (found by polyk.fuzz, seed 400672)."""
+    touching = flow.intersect_domain(dom).union(flow.intersect_range(dom))
+    if touching.is_empty():
+        return True
+    return touching.is_subset(same_outer.intersect(_same(_member_map(node, j))))
 
 
-def _written_and_crossing(flow: isl.UnionMap, other: isl.UnionMap, dom: isl.UnionSet) -> bool:
-    """A scalar written under ``dom`` whose value flows into or out of ``dom``."""
-    written = flow.domain().union(other.range()).intersect(dom)
-    if written.is_empty():
-        return False
-    inside = flow.intersect_domain(dom).intersect_range(dom)
-    crossing = flow.subtract(inside)
-    return not (crossing.intersect_domain(dom).is_empty()
-                and crossing.intersect_range(dom).is_empty())
+def _written(flow: isl.UnionMap, other: isl.UnionMap, dom: isl.UnionSet) -> bool:
+    """A scalar written under ``dom`` (a source of its flow, anti or output dependences)."""
+    return not flow.domain().union(other.range()).union(other.domain()).intersect(
+        dom).is_empty()
 
 
 def band_coincidence(node: isl.ScheduleNode, deps: isl.UnionMap, scalars: dict) -> list[bool]:
@@ -75,16 +72,11 @@ def band_coincidence(node: isl.ScheduleNode, deps: isl.UnionMap, scalars: dict) 
         for flow, other in scalars.values():
             if not ok:
                 break
-            if private_scalars_ok(node, j, flow, dom, same):
-                continue
-            if _written_and_crossing(flow, other, dom):
-                # the OpenMP printer makes every scalar written in a parallel loop private,
-                # so a value that crosses the loop's boundary would be lost (a loop of one
-                # iteration carries no dependence and looked parallel: found by polyk.fuzz)
-                ok = False
-                break
-            both = flow.union(other).intersect_domain(dom).intersect_range(dom).intersect(same)
-            ok = _zero_distance(both, member)
+            # the OpenMP printer makes every scalar written in a parallel loop private to
+            # it, so such a scalar's values must not cross the loop's iterations (a scalar
+            # only read under the band is passed in, and shared)
+            if _written(flow, other, dom):
+                ok = private_scalars_ok(node, j, flow, dom, same)
         out.append(ok)
     return out
 
@@ -124,10 +116,11 @@ MIN_NESTED_PARALLEL_DEPTH = 2
 
 
 def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
-    """Above the first coincident member of each band (split off where it is not the first),
-    a mark that the C printer turns into ``#pragma omp parallel for``. Inside a sequential
-    loop, only where the parallel loop holds enough work (MIN_NESTED_PARALLEL_DEPTH loops:
-    a wavefront of tiles does; an innermost loop does not)."""
+    """Above each band with a coincident member, a mark naming the schedule depth of the
+    first such member, which the C printer turns into ``#pragma omp parallel for``. Inside
+    a sequential loop, only where the parallel loop holds enough work
+    (MIN_NESTED_PARALLEL_DEPTH loops: a wavefront of tiles does; an innermost loop does
+    not)."""
     def visit(node):
         if node.get_type() != isl.schedule_node_type.band:
             return node
@@ -138,11 +131,11 @@ def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
         if (first > 0 or _inside_sequential_loop(node)) and \
                 _loops_from(node, first) < MIN_NESTED_PARALLEL_DEPTH:
             return node
-        if first > 0:
-            node = node.band_split(first).child(0)
-            node = node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth())))
-            return node.parent()
-        return node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth())))
+        # the mark names the schedule depth of the parallel member; it sits above the whole
+        # band, which stays in one piece: splitting the band so the mark could sit right
+        # above the parallel member made isl's AST generation drop instances (fuzz seed
+        # 1059) and take minutes on wavefronts of rectangular stencil tiles
+        return node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth() + first)))
     return sched.map_schedule_node_bottom_up(visit)
 
 
@@ -171,3 +164,4 @@ def wavefront(sched: isl.Schedule) -> isl.Schedule:
 
     out = sched.map_schedule_node_bottom_up(visit)
     return out if changed else sched
+
