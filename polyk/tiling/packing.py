@@ -234,7 +234,10 @@ class _PackedArray:
     def element(self, idx: list[str]) -> str:
         flat = f"({idx[0]} - {self.offs[0]})"
         for i, o, s in zip(idx[1:], self.offs[1:], self.sizes[1:]):
-            flat = f"{flat} * {s} + ({i} - {o})"
+            # Horner's rule; the parentheses matter from rank 3 on (found by polyk.fuzz,
+            # seeds 710084, 760007, 770140, 780080, 780093: 3-D buffers were indexed
+            # (a * s1 + b * s2 + c), overlapping rows)
+            flat = f"({flat}) * {s} + ({i} - {o})"
         return f"{self.buf}[{flat}]"
 
 
