@@ -14,12 +14,12 @@
 """
 
 from .errors import (CompileError, MismatchError, NotAffineError, OptionsError, OutOfBoundsError,
-                     PolykError, ScheduleError, SourceError, UnsupportedError)
+                     PolykError, PolykWarning, ScheduleError, SourceError, UnsupportedError)
 from .op import Op, from_c, op
 from .types import f32, f64, i32, i64, params
 
 __all__ = ["from_c", "CompileError", "MismatchError", "NotAffineError", "Op", "OptionsError",
-           "OutOfBoundsError", "PolykError", "ScheduleError", "SourceError", "UnsupportedError",
+           "OutOfBoundsError", "PolykError", "PolykWarning", "ScheduleError", "SourceError", "UnsupportedError",
            "f32", "f64", "i32", "i64", "op", "params"]
 from .options import Options  # noqa: E402
 from .pipeline import generate  # noqa: E402

@@ -69,3 +69,7 @@ class CompileError(PolykError):
 
 class MismatchError(PolykError, AssertionError):
     """A kernel's results differ from the reference beyond the tolerance."""
+
+
+class PolykWarning(UserWarning):
+    """Something the user should know that does not stop generation (a fallback taken)."""

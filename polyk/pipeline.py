@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 from .codegen import jit
+from .codegen.ast_check import AstMismatch
 from .codegen.c_printer import print_c
-from .errors import ScheduleError
+from .errors import PolykWarning, ScheduleError
 from .options import Options
 from .schedule import Schedule, check_schedule
 from .schedule.isl_scheduler import isl_schedule
@@ -106,6 +108,18 @@ def _reschedule(scop, deps, options, private):
     return isl_schedule(scop, sched_deps, fuse=options.fuse), None
 
 
+def _as_written(scop, schedule, problem) -> Schedule:
+    """The loop nest as written, when isl's AST for ``schedule`` failed its check (an isl
+    bug: polyk fuzz seed 910068). Warns: the options' transformations are not applied."""
+    msg = (f"{scop.name}: isl's code for the {schedule.scheduler} schedule is wrong "
+           f"({problem}); using the loop nest as written instead")
+    warnings.warn(msg, PolykWarning, stacklevel=3)
+    log.warning(msg)
+    return Schedule(scop.schedule, "identity",
+                    ("the loop nest as written: isl's AST for the "
+                     f"{schedule.scheduler} schedule failed its check ({problem})",))
+
+
 def generate(op, target: str | None = None, *, options: Options | None = None, **kw):
     """Generate (and by default compile) a kernel for ``op``.
 
@@ -127,8 +141,13 @@ def generate(op, target: str | None = None, *, options: Options | None = None, *
     t2 = time.perf_counter()
     check_schedule(scop, schedule)
     t3 = time.perf_counter()
-    cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=opts.simd,
-                    scalar_replace=opts.scalar_replace)
+    try:
+        cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=opts.simd,
+                        scalar_replace=opts.scalar_replace)
+    except AstMismatch as e:
+        schedule = _as_written(scop, schedule, e)
+        cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=False,
+                        scalar_replace=opts.scalar_replace)
     so = None
     if opts.compile:
         so = jit.build(cfunc.text, flags=opts.flags(), cc=opts.cc)

@@ -486,10 +486,35 @@ def test_statement_peeled_out_of_a_parallel_loop_keeps_its_private_scalar():
                       "sizes": {"N": 3, "M": 2}})
 
 
-@pytest.mark.xfail(strict=True, reason="wrong code, open (not yet analysed): isl scheduler, "
-                   "fuse='none', tiles {0: (2, 3, 1, 2), 1: (1, 4, 2)}, intratile=False, "
-                   "serial C; 5 of 36 elements of A differ at N=5, M=5. Fuzz seed 730113.")
 def test_isl_schedule_with_per_band_tiles_seed_730113():
-    _seed_ok(730113, {"scheduler": "isl", "target": "c", "fp_contract": False, "fuse": "none",
-                      "tile": {0: (2, 3, 1, 2), 1: (1, 4, 2)}, "intratile": False,
-                      "diamond": False, "scalar_replace": False})
+    """Was wrong code (fuzz seed 730113): isl scheduler, fuse='none', tiles
+    {0: (2, 3, 1, 2), 1: (1, 4, 2)}; isl's AST of the tiled tree skipped instances of S0
+    and S1 (5 of 36 elements of A wrong at N=5, M=5). Now caught by the AST check
+    (polyk/codegen/ast_check.py), which makes the pipeline print the nest as written."""
+    with pytest.warns(polyk.PolykWarning, match="isl's code for the isl schedule is wrong"):
+        _seed_ok(730113, {"scheduler": "isl", "target": "c", "fp_contract": False,
+                          "fuse": "none", "tile": {0: (2, 3, 1, 2), 1: (1, 4, 2)},
+                          "intratile": False, "diamond": False, "scalar_replace": False})
+
+
+def test_isl_ast_of_a_stride_under_a_skewed_tile_seed_910068():
+    """Was wrong code (fuzz seed 910068, found on the H200 host): the Pluto schedule
+    (l, i - j, i, k) of a nest where (j + k) mod 2 = 0; isl's AST took k for a function of
+    i - j and dropped the k loop (A[3] wrong at M=3), whatever the constraint order or
+    AST options. The AST check refuses it and the nest as written is printed."""
+    with pytest.warns(polyk.PolykWarning, match="misses the instances"):
+        _seed_ok(910068, {"scheduler": "pluto", "target": "openmp", "fp_contract": False,
+                          "fuse": "none", "parallel_first": True, "coef_bound": 3,
+                          "tile": {0: (1, 4, 2), 1: (2,)}, "l2_tile": (2, 3),
+                          "wavefront": True, "sizes": {"M": 3}, "diamond": "auto",
+                          "separate": False, "pack": False})
+
+
+def test_isl_ast_depends_on_constraint_order_seed_910314():
+    """Was wrong code (fuzz seed 910314, found on the H200 host): a 3x2-tiled wavefront
+    over a domain with j // 2 == i // 3; isl's AST turned the inner point loop into a guard
+    for the domain's constraints in the order the front end built them (2 of 72 elements
+    wrong), and printed the right loop for the same tree re-read from its text. The
+    printer now builds from the re-read tree, and checks the result."""
+    _seed_ok(910314, {"scheduler": "pluto", "target": "openmp", "fp_contract": True,
+                      "fuse": "none", "tile": {0: (3, 2), 1: (1,)}, "diamond": "auto"})

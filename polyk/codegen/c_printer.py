@@ -17,6 +17,7 @@ import islpy as isl
 
 from ..scop.expr import aff_to_c
 from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
+from .ast_check import AstMismatch, check_ast
 from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
 from ..tiling.packing import attach as attach_packing, pack_mark_arrays, print_pack_mark
 from ..tiling.register import print_register_loop
@@ -58,7 +59,27 @@ def build_ast(scop, schedule) -> isl.AstNode:
         for k in range(64):
             ids = ids.add(isl.Id(f"{prefix}{k}"))
         build = build.set_iterators(ids)
-    return attach_packing(build, scop).node_from_schedule(tree)
+    build = attach_packing(build, scop)
+    problem = None
+    for form in (canonical(tree), tree):
+        node = build.node_from_schedule(form)
+        try:
+            check_ast(node, tree.get_domain(), scop.context)
+            return node
+        except AstMismatch as e:
+            problem = e
+            log.warning("isl's AST for %s is wrong (%s); trying another form", scop.name, e)
+    raise problem
+
+
+def canonical(tree: isl.Schedule) -> isl.Schedule:
+    """The schedule tree re-read from its own text. isl's AST generator can drop statement
+    instances for some orders of the same domain's constraints (found by polyk fuzz, seed
+    910314: a loop over a tile's points became a guard, 2 of 72 elements wrong; the same
+    tree re-read gives the right loops; ``ast_check`` catches what this does not). Re-reading gives every
+    tree the constraint order of its printed form, so the code is a function of the
+    schedule that ``explain`` prints; mark ids carry no user data, so nothing is lost."""
+    return isl.Schedule.read_from_str(tree.get_ctx(), tree.to_str())
 
 
 def print_c(scop, schedule, *, name: str | None = None,
