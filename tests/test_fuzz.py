@@ -474,16 +474,39 @@ def test_scalar_write_at_the_same_time_as_a_read_is_refused_then_rescheduled():
                       "fuse": "smart"})
 
 
-@pytest.mark.xfail(strict=True, reason="wrong code, open: identity schedule specialised to "
-                   "N=3, M=2 under OpenMP; S1 runs only at i = 0, and isl's AST prints it "
-                   "after the parallel loop over i instead of inside its last iteration, so "
-                   "it reads s0, which was private to the loop's outlined body (0.0 read). "
-                   "Making the loop member atomic did not keep isl from peeling it. Needs "
-                   "the printer to keep private scalars' statements inside the loop, or the "
-                   "parallel test to refuse loops isl may peel. Fuzz seed 760045.")
 def test_statement_peeled_out_of_a_parallel_loop_keeps_its_private_scalar():
+    """Was wrong code (fuzz seed 760045): identity schedule specialised to N=3, M=2 under
+    OpenMP; S1 runs only in the last iteration of the parallel loop, isl's AST printed it
+    after the loop, and it read s0, a local of the loop's outlined body (0.0 read). The
+    printer now leaves a loop sequential when a scalar written in it flows to a statement
+    printed outside it (c_printer.py, _escaping)."""
     _seed_ok(760045, {"scheduler": "identity", "target": "openmp", "fp_contract": True,
                       "sizes": {"N": 3, "M": 2}})
+
+
+@pytest.mark.parametrize("options", [
+    {"scheduler": "pluto", "target": "c", "fp_contract": False, "fuse": "max",
+     "wavefront": True, "sizes": {"N": 2, "M": 2}, "diamond": "auto", "separate": False,
+     "unroll_jam": None},
+    {"scheduler": "isl", "target": "openmp", "fp_contract": True, "fuse": "smart",
+     "tile": (2,), "omp_schedule": "runtime", "simd": False, "scalar_replace": False},
+])
+def test_scalar_read_after_a_simd_or_parallel_loop_seed_1000024(options):
+    """Was wrong code (fuzz seed 1000024, H200 host): t0 is written for every j and read
+    by S3 at j = 3 only; isl printed S3 after the j loop, which was 'omp simd private(t0)'
+    (or an outlined parallel body), so S3 read a stale t0. Same fix as seed 760045."""
+    _seed_ok(1000024, options)
+
+
+def test_nested_tiles_do_not_pack_one_array_twice_seed_1260097():
+    """Was wrong code (fuzz seed 1260097, H200 host): tiles 2x32 over a 32x32-tiled inner
+    band both packed A; the inner tiles copied A afresh and wrote back, then the outer
+    tile's copy-out overwrote them with its stale buffer (2 of 945 elements). An array
+    packed in a tile below is not packed again above (tiling/packing.py)."""
+    _seed_ok(1260097, {"scheduler": "pluto", "target": "openmp", "fp_contract": False,
+                       "fuse": "smart", "tile": (2,), "omp_schedule": "runtime",
+                       "simd": "ivdep", "vector_width": None, "scalar_replace": True,
+                       "pack": True})
 
 
 def test_isl_schedule_with_per_band_tiles_seed_730113():

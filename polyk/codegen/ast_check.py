@@ -59,7 +59,7 @@ def _expr(e: isl.AstExpr) -> str:
             out = f"{name}({out}, {x})"
         return out
     if name in _CMP:
-        return f"({a[0]} {_CMP[name]} {a[1]})"
+        return _compare(name, args[0], args[1])
     if name in ("and", "and_then"):
         return f"({a[0]} and {a[1]})"
     if name in ("or", "or_else"):
@@ -67,7 +67,36 @@ def _expr(e: isl.AstExpr) -> str:
     if name in ("select", "cond"):
         return f"(({a[0]} and {a[1]}) or (not {a[0]} and {a[2]}))" \
             if _is_cond(args[1]) else f"({a[0]} ? {a[1]} : {a[2]})"
-    raise AstMismatch(f"cannot read back the AST expression {e.to_C_str()} ({name})")
+    raise AstUnverified(f"cannot read back the AST expression {e.to_C_str()} ({name})")
+
+
+def _args(e: isl.AstExpr, op: str) -> list[isl.AstExpr] | None:
+    """The operands of ``e`` if it is a min or max (``op``), else None."""
+    if e.get_type() != isl.ast_expr_type.op or _op_name(e) != op:
+        return None
+    return [e.get_op_arg(k) for k in range(e.get_op_n_arg())]
+
+
+def _compare(name: str, x: isl.AstExpr, y: isl.AstExpr) -> str:
+    """``x op y`` with loop bounds kept convex: ``c >= max(a, b)`` is ``c >= a and c >= b``
+    (isl would read the max as a union of two pieces, and the pieces multiply)."""
+    if name in ("ge", "gt"):
+        split = (_args(y, "max"), 1) if _args(y, "max") else (_args(x, "min"), 0)
+    elif name in ("le", "lt"):
+        split = (_args(y, "min"), 1) if _args(y, "min") else (_args(x, "max"), 0)
+    else:
+        split = (None, 0)
+    parts, side = split
+    for k, e in ((1, y), (0, x)):
+        sel = _args(e, "select") or _args(e, "cond")
+        if sel:       # isl reads no ?: -- (c and x op a) or (not c and x op b)
+            c = _expr(sel[0])
+            pick = [_compare(name, x, v) if k else _compare(name, v, y) for v in sel[1:]]
+            return f"(({c} and {pick[0]}) or ((not {c}) and {pick[1]}))"
+    if parts:
+        terms = [_compare(name, x, p) if side else _compare(name, p, y) for p in parts]
+        return "(" + " and ".join(terms) + ")"
+    return f"({_expr(x)} {_CMP[name]} {_expr(y)})"
 
 
 def _is_cond(e: isl.AstExpr) -> bool:
@@ -97,10 +126,11 @@ class _Reader:
                 self.node(n.if_get_else_node(), iters, conds + [f"not {c}"])
         elif t == isl.ast_node_type.for_:
             it = n.for_get_iterator().get_id().get_name()
-            init = _expr(n.for_get_init())
-            own = [f"{it} >= {init}"]
+            init_e = n.for_get_init()
+            init = _expr(init_e)
+            own = [_compare("ge", n.for_get_iterator(), init_e)]
             if n.for_is_degenerate():
-                own = [f"{it} = {init}"]
+                own = [_compare("eq", n.for_get_iterator(), init_e)]
             else:
                 own.append(_expr(n.for_get_cond()))
                 inc = n.for_get_inc().get_val().to_python()
@@ -113,7 +143,7 @@ class _Reader:
             args = [_expr(call.get_op_arg(k)) for k in range(1, call.get_op_n_arg())]
             self.calls.append((name, args, list(iters), list(conds)))
         else:
-            raise AstMismatch(f"unexpected AST node of type {t}")
+            raise AstUnverified(f"unexpected AST node of type {t}")
 
 
 def executed(node: isl.AstNode, params: list[str]) -> list[isl.Map]:
@@ -125,7 +155,13 @@ def executed(node: isl.AstNode, params: list[str]) -> list[isl.Map]:
     for name, args, iters, conds in r.calls:
         names = ", ".join(params + iters)
         body = " and ".join(f"({c})" for c in conds) or "true"
-        s = isl.Set(f"[{names}] -> {{ {name}[{', '.join(args)}] : {body} }}")
+        text = f"[{names}] -> {{ {name}[{', '.join(args)}] : {body} }}"
+        try:
+            s = isl.Set(text)
+        except isl.Error as e:
+            if "maximal number of operations" in str(e):
+                raise
+            raise AstUnverified(f"cannot read back the AST of {name}: {text}") from None
         npar = len(params)
         m = isl.Map.from_range(s).move_dims(isl.dim_type.in_, 0, isl.dim_type.param,
                                             npar, len(iters))
@@ -133,31 +169,63 @@ def executed(node: isl.AstNode, params: list[str]) -> list[isl.Map]:
     return out
 
 
-def check_ast(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set) -> None:
+CHECK_OPERATIONS = 1_000_000   # about a second
+
+
+class AstUnverified(PolykError):
+    """The check could not tell: over its budget of isl operations, or an AST expression it
+    cannot read back."""
+
+
+def check_ast(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set,
+              budget: int | None = CHECK_OPERATIONS) -> None:
     """Raise :class:`AstMismatch` unless ``node`` executes each instance of ``domain``
-    (under ``context``) exactly once."""
+    (under ``context``) exactly once; :class:`AstUnverified` when isl needs more than
+    ``budget`` operations to tell (the subtraction of many pieces with divisions can take
+    minutes: a 2x32-tiled wavefront with full/partial separation, fuzz seed 1059). An
+    enclosing budget (polyk fuzz sets one) restarts its count after the check."""
+    if budget is None:
+        return _check(node, domain, context)
+    ctx = isl.DEFAULT_CONTEXT
+    outer = ctx.get_max_operations()
+    ctx.set_max_operations(budget)
+    ctx.reset_operations()
+    try:
+        _check(node, domain, context)
+    except isl.Error as e:
+        if "maximal number of operations" not in str(e):
+            raise
+        raise AstUnverified(f"the AST check needs more than {budget} isl operations")
+    finally:
+        ctx.set_max_operations(outer)
+        ctx.reset_operations()
+
+
+def _check(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set) -> None:
     params = [context.get_dim_name(isl.dim_type.param, k)
               for k in range(context.dim(isl.dim_type.param))]
     maps = executed(node, params)
     domain = domain.intersect_params(context)
-    got = isl.UnionSet.empty(domain.get_space())
     by_stmt: dict[str, list[isl.Set]] = {}
     for m in maps:
-        m = m.intersect_params(context)
+        m = m.intersect_params(context).coalesce()
+        name = m.get_tuple_name(isl.dim_type.out)
         if not m.is_injective():
-            raise AstMismatch(f"the AST runs some instances of {m.get_tuple_name(isl.dim_type.out)} "
-                              "more than once")
-        r = m.range()
-        name = r.get_tuple_name()
-        for other in by_stmt.get(name, []):
-            if not other.intersect(r).is_empty():
+            raise AstMismatch(f"the AST runs some instances of {name} more than once")
+        by_stmt.setdefault(name, []).append(m.range().coalesce())
+    wanted: dict[str, isl.Set] = {}
+    domain.foreach_set(lambda s: wanted.__setitem__(s.get_tuple_name(), s))
+    for name in set(by_stmt) - set(wanted):
+        raise AstMismatch(f"the AST runs {name}, which has no instances")
+    for name, want in wanted.items():
+        seen = None
+        for r in by_stmt.get(name, []):
+            if seen is not None and not r.intersect(seen).is_empty():
                 raise AstMismatch(f"two calls of {name} in the AST run the same instances")
-        by_stmt.setdefault(name, []).append(r)
-        got = got.union(isl.UnionSet.from_set(r))
-    got = got.intersect_params(context)
-    missing = domain.subtract(got)
-    if not missing.is_empty():
-        raise AstMismatch(f"the AST misses the instances {missing.coalesce()}")
-    extra = got.subtract(domain)
-    if not extra.is_empty():
-        raise AstMismatch(f"the AST runs instances outside the domain: {extra.coalesce()}")
+            if not r.is_subset(want):
+                raise AstMismatch(f"the AST runs instances outside the domain: "
+                                  f"{r.subtract(want).coalesce()}")
+            seen = r if seen is None else seen.union(r).coalesce()
+        missing = want if seen is None else want.subtract(seen)
+        if not missing.is_empty():
+            raise AstMismatch(f"the AST misses the instances {missing.coalesce()}")

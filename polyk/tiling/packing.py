@@ -118,7 +118,14 @@ def insert_pack_marks(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, 
         inner = _parallel_below(mark)
         if inner and not _parallel_above(mark):
             continue
-        arrays = choose_arrays(scop, mark, option)
+        # an array packed in a tile below (nested tiled bands, each with its point mark)
+        # is not packed here too: the outer buffer would be stale while the inner tiles
+        # work on their own copies, and its copy-out would overwrite their results (polyk
+        # fuzz seed 1260097: tiles 2x32 over 32x32, both packing A)
+        below = {a for _, n in _nodes(mark)
+                 if n.get_type() == isl.schedule_node_type.mark
+                 for a in (pack_mark_arrays(n.mark_get_id().get_name()) or ())}
+        arrays = [a for a in choose_arrays(scop, mark, option) if a not in below]
         if not arrays:
             continue
         # parallel marks inside the tile are not printed under an outer parallel loop;
