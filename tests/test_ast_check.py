@@ -118,3 +118,25 @@ def test_pipeline_falls_back_to_the_nest_as_written_with_a_warning(monkeypatch):
     op(A=want)
     k(A=A)
     np.testing.assert_allclose(A, want, rtol=1e-12)
+
+
+def test_check_over_its_budget_says_so():
+    from polyk.codegen.ast_check import AstUnverified
+    tree = _tree(STRIDED, "[N] -> [{ S[i, j] -> [(i + j)] }]", "[N] -> [{ S[i, j] -> [(j)] }]")
+    with pytest.raises(AstUnverified, match="more than 10 isl operations"):
+        check_ast(_ast(tree), tree.get_domain(), CTX, budget=10)
+    check_ast(_ast(tree), tree.get_domain(), CTX)      # the context's budget is restored
+
+
+def test_select_in_a_bound_is_read_back():
+    """isl prints ``c1 = (c0 == 0 ? 0 : c0 + 6)``-like bounds; its parser reads no ?:, so
+    the check reads them as a disjunction (fuzz seed 224 was reported unverified before)."""
+    from polyk import fuzz
+    ch = fuzz.Checker(fuzz.program(224))
+    ch.prepare()
+    opts = {"scheduler": "pluto", "target": "openmp", "fp_contract": False, "fuse": "smart",
+            "tile": (3, 2), "l2_tile": (2, 3), "separate": False, "unroll_jam": None}
+    assert ch.check(opts).status == "ok"
+    k = polyk.generate(fuzz.program(224).op(), compile=False, **{
+        k: v for k, v in opts.items() if k != "fp_contract"})
+    assert "AST not verified" not in k.source

@@ -184,14 +184,17 @@ def check_ast(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set,
     ``budget`` operations to tell (the subtraction of many pieces with divisions can take
     minutes: a 2x32-tiled wavefront with full/partial separation, fuzz seed 1059). An
     enclosing budget (polyk fuzz sets one) restarts its count after the check."""
+    params = [context.get_dim_name(isl.dim_type.param, k)
+              for k in range(context.dim(isl.dim_type.param))]
+    maps = executed(node, params)          # parsing: cheap, outside the budget
     if budget is None:
-        return _check(node, domain, context)
+        return _compare_sets(maps, domain, context)
     ctx = isl.DEFAULT_CONTEXT
     outer = ctx.get_max_operations()
     ctx.set_max_operations(budget)
     ctx.reset_operations()
     try:
-        _check(node, domain, context)
+        _compare_sets(maps, domain, context)
     except isl.Error as e:
         if "maximal number of operations" not in str(e):
             raise
@@ -201,10 +204,7 @@ def check_ast(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set,
         ctx.reset_operations()
 
 
-def _check(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set) -> None:
-    params = [context.get_dim_name(isl.dim_type.param, k)
-              for k in range(context.dim(isl.dim_type.param))]
-    maps = executed(node, params)
+def _compare_sets(maps: list[isl.Map], domain: isl.UnionSet, context: isl.Set) -> None:
     domain = domain.intersect_params(context)
     by_stmt: dict[str, list[isl.Set]] = {}
     for m in maps:
