@@ -86,7 +86,8 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         tree, pack_notes = insert_pack_marks(tree, scop, options.pack)
         notes.extend(pack_notes)
     if tiled and options.unroll_jam is not False:
-        tree, uj_notes = register_tile(tree, scop, options.unroll_jam)
+        tree, uj_notes = register_tile(tree, scop, options.unroll_jam,
+                                       vector_bytes(options))
         if uj_notes:
             notes.extend(uj_notes)
             tree = mark_coincident(tree, always, scalars)
@@ -96,6 +97,13 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
     if pluto is not None:
         notes.extend(pluto.notes)
     return Schedule(tree, options.scheduler, tuple(notes), pluto)
+
+
+def vector_bytes(options: Options) -> int:
+    """The vector size register blocks are built for: the machine's widest (what gcc's
+    -march=native enables), or less where ``vector_width`` asks for narrower vectors."""
+    vb = jit.native_vector_bytes(options.cc)
+    return vb if options.vector_width is None else min(vb, options.vector_width // 8)
 
 
 def _reschedule(scop, deps, options, private):
@@ -141,13 +149,14 @@ def generate(op, target: str | None = None, *, options: Options | None = None, *
     t2 = time.perf_counter()
     check_schedule(scop, schedule)
     t3 = time.perf_counter()
+    vbytes = vector_bytes(opts)
     try:
         cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=opts.simd,
-                        scalar_replace=opts.scalar_replace)
+                        scalar_replace=opts.scalar_replace, vector_bytes=vbytes)
     except AstMismatch as e:
         schedule = _as_written(scop, schedule, e)
         cfunc = print_c(scop, schedule, omp_schedule=opts.omp_schedule, simd=False,
-                        scalar_replace=opts.scalar_replace)
+                        scalar_replace=opts.scalar_replace, vector_bytes=vbytes)
     so = None
     if opts.compile:
         so = jit.build(cfunc.text, flags=opts.flags(), cc=opts.cc)

@@ -304,13 +304,10 @@ def fuzz_1103(A: f64[N + 1], B: f64[2 * N + 3]):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="isl's dataflow analysis (polyk/scop/dependences.py, "
-                   "_flow) runs for minutes on these modulo and floor-division conditions "
-                   "(fuzz seed 1103) and no budget covers the dependence stage "
-                   "(schedule_timeout covers Pluto only). Under an isl operation budget "
-                   "(isl's max_operations, what polyk could set there) the stage stops with "
-                   "a raw islpy.Error, not a polyk error naming the budget.")
 def test_dependence_analysis_over_budget_is_a_clear_error():
+    """isl's dataflow analysis runs for minutes on these modulo and floor-division
+    conditions (fuzz seed 1103). Under an isl operation budget (polyk fuzz sets one) it
+    stopped with a raw islpy.Error; now a ScheduleError naming the budget and the array."""
     op = fuzz.Program(DATAFLOW_HANG, "fuzz_1103", ("N",), []).op()
     with fuzz._isl_budget(3_000_000):
         with pytest.raises(polyk.PolykError, match="budget"):

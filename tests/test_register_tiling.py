@@ -54,15 +54,35 @@ def test_gemm_register_block_structure():
     notes = " ".join(k.schedule.notes)
     assert "register tile 4x16" in notes
     src = k.source
-    # 4 unrolled rows x 2 vectors of 8 doubles: 8 accumulators, loaded before the k loop
-    # and stored after it, vector loads of B, no accumulator access to C in the loop
-    assert "vector_size(64)" in src
-    accs = set(re.findall(r"polyk_f64x8 (polyk_r\d+);", src))
-    assert len(accs) == 8
-    loop = src[src.index("polyk_r7; __builtin_memcpy"):]
+    # 4 unrolled rows x 16 doubles in vectors of the machine's width (8 doubles with
+    # AVX-512: 8 accumulators; 4 with AVX2: 16), loaded before the k loop and stored after
+    # it, vector loads of B, no accumulator access to C in the loop
+    from polyk.codegen.jit import native_vector_bytes
+    lanes = native_vector_bytes() // 8
+    n_acc = 4 * (16 // lanes)
+    assert f"vector_size({8 * lanes})" in src
+    accs = set(re.findall(rf"polyk_f64x{lanes} (polyk_r\d+);", src))
+    assert len(accs) == n_acc
+    last = f"polyk_r{n_acc - 1}"
+    loop = src[src.index(f"{last}; __builtin_memcpy"):]
     body = loop[loop.index("for (;"):loop.index("__builtin_memcpy(&C")]
     assert "C[" not in body, "the C block must live in registers inside the k loop"
-    assert body.count("polyk_r0 +=") == 1 and body.count("polyk_r7 +=") == 1
+    assert body.count("polyk_r0 +=") == 1 and body.count(f"{last} +=") == 1
+
+
+def test_register_blocks_fit_the_machines_vectors():
+    """Register blocks use the widest vectors -march=native enables (a 64-byte GCC vector
+    type on an AVX2 machine is split by gcc and ran 10x slower), and no wider than
+    vector_width asks."""
+    from polyk.codegen.jit import native_vector_bytes
+    vb = native_vector_bytes()
+    assert vb in (16, 32, 64)
+    k = polyk.generate(LIBRARY["gemm"].op, tile=(32, 32, 32), compile=False, pack=False)
+    assert f"vector_size({vb})" in k.source
+    assert f"vector_size({2 * vb})" not in k.source
+    k = polyk.generate(LIBRARY["gemm"].op, tile=(32, 32, 32), compile=False, pack=False,
+                       vector_width=128)
+    assert "vector_size(16)" in k.source and "vector_size(32)" not in k.source
 
 
 def test_gemm_f64_and_f32_bitwise():
@@ -76,7 +96,8 @@ def test_gemm_f64_and_f32_bitwise():
            "A": rng.uniform(0, 1, (37, 29)).astype(np.float32),
            "B": rng.uniform(0, 1, (29, 70)).astype(np.float32)}
     k = _bitwise(gemm32, inp, {}, tile=(16, 16, 64), unroll_jam=(2, 32))
-    assert "polyk_f32x16" in k.source
+    from polyk.codegen.jit import native_vector_bytes
+    assert f"polyk_f32x{native_vector_bytes() // 4}" in k.source
 
 
 def test_scalar_replace_off_keeps_loops():

@@ -100,9 +100,10 @@ def canonical(tree: isl.Schedule) -> isl.Schedule:
 
 def print_c(scop, schedule, *, name: str | None = None,
             omp_schedule: str = "static", simd: str | bool = "omp",
-            scalar_replace: bool = True) -> CFunction:
+            scalar_replace: bool = True, vector_bytes: int = 64) -> CFunction:
     """C source of ``scop`` run in the order of ``schedule``; ``simd``: how loops under a
-    simd mark are marked ("omp": ``#pragma omp simd``, "ivdep", False: not at all)."""
+    simd mark are marked ("omp": ``#pragma omp simd``, "ivdep", False: not at all);
+    ``vector_bytes``: the size of the vector types register blocks are printed with."""
     t0 = time.perf_counter()
     fname = name or f"polyk_{c_name(scop.name)}"
     ast_notes: list[str] = []
@@ -111,6 +112,7 @@ def print_c(scop, schedule, *, name: str | None = None,
     names = {p: c_name(p) for p in scop.params}
     printer = _Printer(scop, names, fname=fname)
     printer.root = node
+    printer.vector_bytes = vector_bytes
     printer.omp_schedule = omp_schedule
     printer.simd = simd
     printer.scalar_replace = scalar_replace

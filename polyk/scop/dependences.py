@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import islpy as isl
 
+from ..errors import ScheduleError
+
 log = logging.getLogger(__name__)
 
 KINDS = ("flow", "anti", "output")
@@ -60,6 +62,9 @@ def _maps(umap: isl.UnionMap) -> list[isl.Map]:
     return out
 
 
+OVER_BUDGET = "maximal number of operations exceeded"
+
+
 def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
                         input_deps: bool = False) -> Dependences:
     """Flow, anti and output dependences of ``scop`` under its original schedule."""
@@ -74,11 +79,21 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
         writes = _of(scop.writes(), name)
         if writes.is_empty():
             continue
-        found = {
-            "flow": _flow(sched, reads, must=writes),
-            "anti": _flow(sched, writes, may=reads, kill=writes),
-            "output": _flow(sched, writes, must=writes),
-        }
+        try:
+            found = {
+                "flow": _flow(sched, reads, must=writes),
+                "anti": _flow(sched, writes, may=reads, kill=writes),
+                "output": _flow(sched, writes, must=writes),
+            }
+        except isl.Error as e:
+            if OVER_BUDGET not in str(e):
+                raise
+            raise ScheduleError(
+                f"{scop.name}: isl's dataflow analysis of array {name} stopped: {OVER_BUDGET} "
+                f"(the budget of isl operations set on isl's context, "
+                f"{isl.DEFAULT_CONTEXT.get_max_operations()}); modulo and floor-division "
+                "conditions make it expensive: raise or lift the budget, or simplify "
+                "them") from None
         found = {k: v.intersect_params(ctx) for k, v in found.items()}
         per_array[name] = found
         for k, v in found.items():

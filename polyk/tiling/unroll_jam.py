@@ -41,7 +41,7 @@ REGISTER_MARK = "polyk_register"
 # mostly in register blocks (gemm at PolyBench's LARGE shape: 0.6 -> 0.95 of OpenBLAS);
 # it costs AST generation time (about 2-3x for gemm).
 ISOLATE = True
-VECTOR_BYTES = 64          # AVX-512; the printer splits longer vectors into these
+VECTOR_BYTES = 64          # AVX-512; the default when the caller does not say
 
 
 def register_mark(r_depth: int, v_depth: int) -> str:
@@ -127,10 +127,11 @@ def _largest_divisor(size, at_most):
     return f
 
 
-def _factors(option, elem_bytes, sizes, u, v) -> tuple[int, int]:
+def _factors(option, elem_bytes, sizes, u, v, vector_bytes=VECTOR_BYTES) -> tuple[int, int]:
     if option is None:
-        # four rows of up to four vectors: 16 accumulators of the 32 vector registers
-        fv = _largest_divisor(sizes[v], 4 * VECTOR_BYTES // elem_bytes)
+        # four rows of up to four vectors of the machine's width (gemm f64 1024, 1 thread,
+        # on an AVX2 machine: (4, 16) 21.3 GFLOP/s, (4, 32) 15.5, (4, 8) 19.1, (6, 8) 17.4)
+        fv = _largest_divisor(sizes[v], 4 * vector_bytes // elem_bytes)
         fu = _largest_divisor(sizes[u], 4) if u is not None else 1
         return fu, fv
     fu, fv = option
@@ -143,7 +144,8 @@ def _factors(option, elem_bytes, sizes, u, v) -> tuple[int, int]:
     return (fu if u is not None else 1), fv
 
 
-def register_tile(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, list[str]]:
+def register_tile(sched: isl.Schedule, scop, option,
+                  vector_bytes: int = VECTOR_BYTES) -> tuple[isl.Schedule, list[str]]:
     """Register-tile every point band (below a POINT_MARK, innermost) that has a vector
     member and a reduction member. ``option``: (fu, fv) or None (automatic)."""
     notes = []
@@ -172,7 +174,7 @@ def register_tile(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, list
         sizes = _point_sizes(mark)
         if len(sizes) != band.band_n_member():
             continue
-        fu, fv = _factors(option, _elem_bytes(scop, band), sizes, u, v)
+        fu, fv = _factors(option, _elem_bytes(scop, band), sizes, u, v, vector_bytes)
         if fu * fv <= 1:
             continue
         node, text = _split(band, u, r, v, fu, fv, len(inner_marks))
