@@ -20,14 +20,14 @@ from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
 from .schedule.pluto import pluto_schedule
 from .schedule.tree import rows_to_tree
 from .scop import compute_dependences
+from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
 from .tiling.diamond import diamond_tile_bands
 from .tiling.intratile import reorder_bands
+from .tiling.packing import insert_pack_marks
 from .tiling.rectangular import tile_bands
 from .tiling.separation import separate_full_tiles
-from .tiling.vector import insert_simd_marks
 from .tiling.unroll_jam import register_tile
-from .tiling.packing import insert_pack_marks
-from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
+from .tiling.vector import insert_simd_marks
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,9 @@ def _as_written(scop, schedule, problem) -> Schedule:
            f"({problem}); using the loop nest as written instead")
     warnings.warn(msg, PolykWarning, stacklevel=3)
     log.warning(msg)
-    return Schedule(scop.schedule, "identity",
-                    ("the loop nest as written: isl's AST for the "
-                     f"{schedule.scheduler} schedule failed its check ({problem})",))
+    note = (f"the loop nest as written: isl's AST for the {schedule.scheduler} schedule "
+            f"failed its check ({problem})")
+    return Schedule(scop.schedule, "identity", (note,))
 
 
 def generate(op, target: str | None = None, *, options: Options | None = None, **kw):

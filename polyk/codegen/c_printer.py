@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 import cgen as c
 import islpy as isl
 
+from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
 from ..scop.dependences import _flow
 from ..scop.expr import aff_to_c
-from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
-from .ast_check import AstUnverified, AstMismatch, check_ast
-from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
-from ..tiling.packing import attach as attach_packing, pack_mark_arrays, print_pack_mark
+from ..tiling.packing import attach as attach_packing
+from ..tiling.packing import pack_mark_arrays, print_pack_mark
 from ..tiling.register import print_register_loop
 from ..tiling.unroll_jam import register_mark_depths
+from .ast_check import AstMismatch, AstUnverified, check_ast
+from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
 
 log = logging.getLogger(__name__)
 
