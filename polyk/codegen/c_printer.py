@@ -17,7 +17,7 @@ import cgen as c
 import islpy as isl
 
 from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
-from ..scop.dependences import _flow
+from ..scop.dependences import dataflow
 from ..scop.expr import aff_to_c
 from ..tiling.packing import attach as attach_packing
 from ..tiling.packing import pack_mark_arrays, print_pack_mark
@@ -88,9 +88,10 @@ def canonical(tree: isl.Schedule) -> isl.Schedule:
     """The schedule tree re-read from its own text. isl's AST generator can drop statement
     instances for some orders of the same domain's constraints (found by polyk fuzz, seed
     910314: a loop over a tile's points became a guard, 2 of 72 elements wrong; the same
-    tree re-read gives the right loops; ``ast_check`` catches what this does not). Re-reading gives every
-    tree the constraint order of its printed form, so the code is a function of the
-    schedule that ``explain`` prints; mark ids carry no user data, so nothing is lost."""
+    tree re-read gives the right loops; ``ast_check`` catches what this does not).
+    Re-reading gives every tree the constraint order of its printed form, so the code is a
+    function of the schedule that ``explain`` prints; mark ids carry no user data, so
+    nothing is lost."""
     try:
         return isl.Schedule.read_from_str(tree.get_ctx(), tree.to_str())
     except isl.Error:
@@ -233,6 +234,7 @@ class _Printer:
         self.omp_schedule = "static"
         self.root = None                  # the whole AST (for reads outside a loop)
         self._flow_cache: dict[str, set] = {}
+        self._root_calls = None           # statement calls in the whole AST (a Counter)
 
     def node(self, n: isl.AstNode, pragma: tuple | None = None) -> list:
         """cgen nodes for an AST node; ``pragma`` is (text, iterator): the text goes before
@@ -331,7 +333,7 @@ class _Printer:
                         if a.kind == kind and a.array == v:
                             out = out.union(isl.UnionMap.from_map(a.relation))
                 return out
-            dep = _flow(self.scop.schedule, accesses("read"), must=accesses("write"))
+            dep = dataflow(self.scop.schedule, accesses("read"), must=accesses("write"))
             pairs = set()
             dep.foreach_map(lambda m: pairs.add((m.get_tuple_name(isl.dim_type.in_),
                                                  m.get_tuple_name(isl.dim_type.out))))
@@ -348,7 +350,9 @@ class _Printer:
         written = self._written_scalars(n)
         if not written or self.root is None:
             return set()
-        inside, everywhere = self._calls(n), self._calls(self.root)
+        if self._root_calls is None:
+            self._root_calls = self._calls(self.root)
+        inside, everywhere = self._calls(n), self._root_calls
         outside = {s for s in everywhere if everywhere[s] > inside[s]}
         out = {v for v in written
                if any(w in inside and r in outside for w, r in self._scalar_flow(v))}

@@ -81,9 +81,9 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
             continue
         try:
             found = {
-                "flow": _flow(sched, reads, must=writes),
-                "anti": _flow(sched, writes, may=reads, kill=writes),
-                "output": _flow(sched, writes, must=writes),
+                "flow": dataflow(sched, reads, must=writes),
+                "anti": dataflow(sched, writes, may=reads, kill=writes),
+                "output": dataflow(sched, writes, must=writes),
             }
         except isl.Error as e:
             if OVER_BUDGET not in str(e):
@@ -100,7 +100,7 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
             totals[k] = totals[k].union(v)
     inp = None
     if input_deps:
-        inp = _flow(sched, scop.reads(), may=scop.reads()).intersect_params(ctx)
+        inp = dataflow(sched, scop.reads(), may=scop.reads()).intersect_params(ctx)
     deps = Dependences(totals["flow"], totals["anti"], totals["output"], inp, per_array)
     log.debug("dependences of %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return deps
@@ -117,7 +117,8 @@ def _of(accesses: isl.UnionMap, array: str) -> isl.UnionMap:
     return res
 
 
-def _flow(sched, sinks, must=None, may=None, kill=None) -> isl.UnionMap:
+def dataflow(sched, sinks, must=None, may=None, kill=None) -> isl.UnionMap:
+    """isl's dataflow: source instance -> sink instance, under the schedule ``sched``."""
     info = isl.UnionAccessInfo.from_sink(sinks)
     if must is not None:
         info = info.set_must_source(must)
