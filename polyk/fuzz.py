@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .isl_budget import OVER_BUDGET, isl_operations
+
 # ---------------------------------------------------------------- random programs
 
 COEFS = ("0.5", "0.25", "-0.5", "0.75", "1.5", "-1.0", "2.0", "0.125")
@@ -497,24 +499,10 @@ REQUIRED_BUT_INAPPLICABLE = ("diamond=True, but",)
 # tests/test_fuzz.py); past the budget isl stops with an error and the check counts as a
 # timeout. About 1 s of isl work per million operations on the machine measured.
 ISL_OPERATIONS = 20_000_000
-OVER_BUDGET = "maximal number of operations exceeded"
 
 
-class _isl_budget:
-    def __init__(self, ops=None):
-        self.ops = ISL_OPERATIONS if ops is None else ops
-
-    def __enter__(self):
-        import islpy as isl
-        ctx = isl.DEFAULT_CONTEXT
-        ctx.set_max_operations(self.ops)
-        ctx.reset_operations()
-
-    def __exit__(self, *exc):
-        import islpy as isl
-        isl.DEFAULT_CONTEXT.set_max_operations(0)
-        isl.DEFAULT_CONTEXT.reset_operations()
-        return False
+def _isl_budget(ops=None):
+    return isl_operations(ISL_OPERATIONS if ops is None else ops)
 
 
 class Mismatch(AssertionError):

@@ -56,7 +56,8 @@ class Options:
     gpu_tile, gpu_threads, gpu_inner_tile, shared, registers, unroll, cuda_arch
                  the CUDA target's mapping (see polyk.codegen.cuda_runtime.GPU_OPTIONS)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
-    schedule_timeout  seconds the scheduler may take before it stops with an error
+    schedule_timeout  seconds the dependence analysis and the scheduler may each take before
+                 they stop with an error (isl's work counted in operations: polyk.isl_budget)
     omp_schedule "static" (default) or "runtime" (then OMP_SCHEDULE or
                  polyk.openmp_threads(n, schedule=...) decides)
     sizes        {"N": 1024}: fix parameters to constants and specialise the code

@@ -15,6 +15,7 @@ from .codegen.c_printer import print_c
 from .errors import PolykWarning, ScheduleError
 from .options import Options
 from .schedule import Schedule, check_schedule
+from .schedule.legality import scalars_interleaved
 from .schedule.isl_scheduler import isl_schedule
 from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
 from .schedule.pluto import pluto_schedule
@@ -36,6 +37,7 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
     """The schedule the options ask for, with parallel members and (for OpenMP) marks."""
     notes = []
     pluto = None
+    private = {}
     if options.scheduler == "identity":
         tree = scop.schedule
         notes.append("the loop nest as written")
@@ -49,7 +51,11 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             except ScheduleError:
                 notes.append(f"scalars {', '.join(sorted(private))} kept shared: the "
                              "schedule found with them private interleaved their uses")
+                private = {}
                 tree, pluto = _reschedule(scop, deps, options, {})
+    # bands are permutable only up to the private scalars' dropped dependences: tiling or
+    # skewing them must not interleave two iterations' uses of a scalar
+    broken = (lambda t: scalars_interleaved(scop, t, sorted(private))) if private else None
     always, scalars = split_for_coincidence(scop, deps)
     tree = mark_coincident(tree, always, scalars)
     if options.intratile and options.scheduler != "identity":
@@ -63,9 +69,10 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             tree, tile_notes = diamond_tile_bands(
                 tree, scop, deps.all(), options.tile_sizes, options.l2_factors,
                 required=options.diamond is True, coef_bound=options.coef_bound,
-                default_sizes_=options.tile is True)
+                default_sizes_=options.tile is True, broken=broken)
         else:
-            tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors)
+            tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors,
+                                          broken)
         tiled = bool(tile_notes)
         notes.extend(tile_notes)
         tree = mark_coincident(tree, always, scalars)
@@ -73,10 +80,10 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
     if want_wave is None:
         want_wave = tiled and options.target == "openmp"
     if want_wave:
-        waved = wavefront(tree)
+        waved, wave_notes = wavefront(tree, broken)
+        notes.extend(wave_notes)
         if waved is not tree:
             tree = mark_coincident(waved, always, scalars)
-            notes.append("outermost band skewed into a wavefront")
     if options.target == "openmp":
         tree = insert_parallel_marks(tree)
     if tiled and options.separate:
@@ -113,7 +120,8 @@ def _reschedule(scop, deps, options, private):
                              coef_bound=options.coef_bound, timeout=options.schedule_timeout,
                              parallel_first=options.parallel_first)
         return rows_to_tree(scop, res.rows), res
-    return isl_schedule(scop, sched_deps, fuse=options.fuse), None
+    return isl_schedule(scop, sched_deps, fuse=options.fuse,
+                        timeout=options.schedule_timeout), None
 
 
 def _as_written(scop, schedule, problem) -> Schedule:
@@ -143,7 +151,7 @@ def generate(op, target: str | None = None, *, options: Options | None = None, *
         return generate_cuda(op, opts)
     t0 = time.perf_counter()
     scop = op.scop(sizes=opts.sizes, assume=opts.assume)
-    deps = compute_dependences(scop)
+    deps = compute_dependences(scop, timeout=opts.schedule_timeout)
     t1 = time.perf_counter()
     schedule = schedule_scop(scop, deps, opts)
     t2 = time.perf_counter()

@@ -10,6 +10,7 @@ the error must name that line and be a polyk error, not an exception from polyk'
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -421,10 +422,36 @@ def test_deep_and_wide_scops_schedule_within_the_default_budget(shape):
         np.testing.assert_array_equal(got[a], want[a])
 
 
-def test_scheduling_budget_exceeded_is_a_clear_error():
+@pytest.mark.parametrize("scheduler", ["pluto", "isl"])
+def test_scheduling_budget_exceeded_is_a_clear_error(scheduler):
     op = polyk.Op.from_source(_wide(50), namespace=NS)
     with pytest.raises(polyk.ScheduleError, match="schedule_timeout"):
-        polyk.generate(op, compile=False, schedule_timeout=0.01)
+        polyk.generate(op, compile=False, scheduler=scheduler, schedule_timeout=0.01)
+
+
+@pytest.mark.parametrize("stage", ["dataflow", "pluto", "isl"])
+def test_every_scheduling_stage_keeps_the_time_budget(stage):
+    """The budget covers each stage on its own: isl's dataflow analysis and isl's scheduler
+    (counted in isl operations: islpy cannot be interrupted by a clock), Pluto's ILPs (a
+    clock between variables, isl operations inside isl, HiGHS's own time limit)."""
+    from polyk.schedule.isl_scheduler import isl_schedule
+    from polyk.schedule.pluto import pluto_schedule
+    from polyk.scop.dependences import compute_dependences
+    scop = polyk.Op.from_source(_wide(50), namespace=NS).scop()
+    t0 = time.perf_counter()
+    with pytest.raises(polyk.ScheduleError, match="schedule_timeout") as err:
+        if stage == "dataflow":
+            compute_dependences(scop, timeout=1e-4)
+        else:
+            deps = compute_dependences(scop)
+            t0 = time.perf_counter()
+            if stage == "pluto":
+                pluto_schedule(scop, deps, timeout=1e-4)
+            else:
+                isl_schedule(scop, deps, timeout=1e-4)
+    assert {"dataflow": "dataflow", "pluto": "scheduling exceeded",
+            "isl": "isl's scheduler"}[stage] in str(err.value)
+    print(f"{stage}: stopped after {time.perf_counter() - t0:.2f} s")
 
 
 # ---------------------------------------------------------------- NaN and Inf

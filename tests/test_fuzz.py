@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 
+import islpy as isl
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -110,7 +111,7 @@ def _no_wrong_code(prog, options):
 @given(seed=st.integers(0, 2**40))
 def test_random_programs_match_python(seed):
     """No option set gives wrong results; a refusal is a clear polyk error (never a crash).
-    Refusals the fuzzer found are regression tests below (xfail until fixed)."""
+    Refusals the fuzzer found are regression tests below."""
     prog = fuzz.program(seed)
     rnd = random.Random(seed)
     _no_wrong_code(prog, [fuzz.random_options(rnd, prog) for _ in range(3)])
@@ -227,16 +228,17 @@ def scalar_in_tile(A: f64[N, N], B: f64[N, N, 4]):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="refused, not wrong: with scheduler='isl' and "
-                   "tile=(2, 2, 2) the private scalar t (written at depth 2, read at depth 3) "
-                   "is interleaved by the tiles: writes of t for (i, j + 1) fall between its "
-                   "write and read for (i, j); the checker refuses ('another write of scalar "
-                   "t falls between'). tile_bands should leave such a band untiled (or tile "
-                   "only the members outside the scalar's live range). polyk/tiling/"
-                   "rectangular.py; Pluto does the same on fuzz seed 1090.")
 def test_tiling_a_band_with_a_private_scalar():
+    """Was refused (fuzz seed 1090; the checker: 'another write of scalar t falls
+    between'): the band (i, j, k) is permutable once t is private, but tiles over all three
+    loops put the write of t for (i, j + 1) between its write and read for (i, j). Fixed in
+    polyk/tiling/rectangular.py: such a band gets only its outer loops tiled, here (i, j)."""
     _check(SCALAR_IN_TILED_BAND, {"scheduler": "isl", "tile": (2, 2, 2), "fp_contract": False},
            [{"N": 5}])
+    op = fuzz.Program(SCALAR_IN_TILED_BAND, "scalar_in_tile", ("N",), []).op()
+    notes = "; ".join(polyk.generate(op, scheduler="isl", tile=(2, 2, 2),
+                                     compile=False).schedule.notes)
+    assert "tiled 2x2 (outer 2 of 3 loops" in notes, notes
 
 
 SCALAR_IN_WAVEFRONT = """\
@@ -256,14 +258,17 @@ def fuzz_400290(A: f64[N + 1], alpha: f64):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="refused, not wrong: the same class without tiles: "
-                   "wavefront=True skews a band that holds the private scalar s0 (written "
-                   "at depth 1, read at depth 4) and the checker finds another write of s0 "
-                   "between its write and its read. polyk/schedule/parallel.py (wavefront) "
-                   "should leave such a band alone. Fuzz seed 400290.")
 def test_wavefront_of_a_band_with_a_private_scalar():
+    """Was refused (fuzz seed 400290): wavefront=True skewed a band holding the private
+    scalar s0 (written at depth 1, read at depth 4), putting another write of s0 between its
+    write and read. Fixed in polyk/schedule/parallel.py: such a band is not skewed, and
+    ``explain`` says why."""
     _check(SCALAR_IN_WAVEFRONT, {"scheduler": "pluto", "fuse": "max", "wavefront": True,
                                  "fp_contract": False}, [{"N": 3}, {"N": 5}])
+    op = fuzz.Program(SCALAR_IN_WAVEFRONT, "fuzz_400290", ("N",), []).op()
+    notes = "; ".join(polyk.generate(op, scheduler="pluto", fuse="max", wavefront=True,
+                                     compile=False).schedule.notes)
+    assert "no wavefront: another write of scalar s0 falls between" in notes, notes
 
 
 NO_HYPERPLANE = """\
@@ -276,12 +281,18 @@ def no_hyperplane(A: f64[N], B: f64[N + 3, 2 * N + 1, N + 3]):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="refused, not wrong: Pluto raises 'found no "
-                   "hyperplane and no cut for statements [S0, S1]' although the original "
-                   "order (i outermost, both statements' i) is a legal first hyperplane; "
-                   "scheduler='isl' schedules it. polyk/schedule/pluto.py. Fuzz seed 1101.")
 def test_pluto_finds_a_hyperplane_for_a_legal_nest():
-    _check(NO_HYPERPLANE, {"scheduler": "pluto", "fp_contract": False}, [{"N": 5}])
+    """Was refused (fuzz seed 1101): Pluto's hyperplanes 2j | i + 1 and i + 1 | j are each
+    legal, but leave S1 -> S0 and S0 -> S1 (different instances) at distance zero on both,
+    a cycle no cut splits, with both statements at full rank. Fixed in
+    polyk/schedule/pluto.py: the schedule is completed with the original loops."""
+    _check(NO_HYPERPLANE, {"scheduler": "pluto", "fp_contract": False},
+           [{"N": 5}, {"N": 8}, {"N": 11}])
+    _check(NO_HYPERPLANE, {"scheduler": "pluto", "target": "openmp", "fp_contract": False},
+           [{"N": 8}, {"N": 11}])
+    op = fuzz.Program(NO_HYPERPLANE, "no_hyperplane", ("N",), []).op()
+    notes = "; ".join(polyk.generate(op, scheduler="pluto", compile=False).schedule.notes)
+    assert "completed in the original loop order" in notes, notes
 
 
 def test_no_hyperplane_program_with_isl_is_right():
@@ -312,6 +323,16 @@ def test_dependence_analysis_over_budget_is_a_clear_error():
     with fuzz._isl_budget(3_000_000):
         with pytest.raises(polyk.PolykError, match="budget"):
             polyk.generate(op, scheduler="identity", compile=False)
+
+
+def test_dependence_analysis_keeps_the_time_budget():
+    """The same program under the time budget alone (no isl budget set by the caller):
+    ``schedule_timeout`` bounds the dataflow analysis too, counted in isl operations
+    (polyk/isl_budget.py), and the error names the option."""
+    op = fuzz.Program(DATAFLOW_HANG, "fuzz_1103", ("N",), []).op()
+    with pytest.raises(polyk.ScheduleError, match=r"array B.*schedule_timeout=0\.5 s"):
+        polyk.generate(op, scheduler="identity", compile=False, schedule_timeout=0.5)
+    assert isl.DEFAULT_CONTEXT.get_max_operations() == 0      # the budget does not leak
 
 
 ISL_CANNOT_CARRY = """\

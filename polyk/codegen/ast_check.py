@@ -21,6 +21,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import PolykError
+from ..isl_budget import is_over_budget, isl_operations
 
 _BIN = {"add": "+", "sub": "-", "mul": "*"}
 _CMP = {"eq": "=", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
@@ -189,19 +190,13 @@ def check_ast(node: isl.AstNode, domain: isl.UnionSet, context: isl.Set,
     maps = executed(node, params)          # parsing: cheap, outside the budget
     if budget is None:
         return _compare_sets(maps, domain, context)
-    ctx = isl.DEFAULT_CONTEXT
-    outer = ctx.get_max_operations()
-    ctx.set_max_operations(budget)
-    ctx.reset_operations()
     try:
-        _compare_sets(maps, domain, context)
+        with isl_operations(budget):
+            _compare_sets(maps, domain, context)
     except isl.Error as e:
-        if "maximal number of operations" not in str(e):
+        if not is_over_budget(e):
             raise
         raise AstUnverified(f"the AST check needs more than {budget} isl operations")
-    finally:
-        ctx.set_max_operations(outer)
-        ctx.reset_operations()
 
 
 def _compare_sets(maps: list[isl.Map], domain: isl.UnionSet, context: isl.Set) -> None:

@@ -271,7 +271,7 @@ def generate_cuda(op, opts):
     from .cuda import print_cuda
 
     scop = op.scop(sizes=opts.sizes, assume=opts.assume)
-    deps = compute_dependences(scop)
+    deps = compute_dependences(scop, timeout=opts.schedule_timeout)
     plain = {k: v for k, v in (("target", "c"), ("simd", False), ("tile", False))
              if hasattr(opts, k)}
     sched_opts = dataclasses.replace(opts, **plain)

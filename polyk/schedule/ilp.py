@@ -8,11 +8,15 @@ the same optimum (see ISLPY_NOTES.md).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import islpy as isl
 
 from ..errors import ScheduleError
+from ..isl_budget import is_over_budget, isl_operations, operations_for
+
+OVER_TIME = "scheduling exceeded its time budget (option schedule_timeout)"
 
 
 @dataclass
@@ -20,6 +24,7 @@ class ILP:
     variables: list[str] = field(default_factory=list)
     rows: list[tuple[bool, dict]] = field(default_factory=list)   # (is_equality, row)
     bounds: dict = field(default_factory=dict)                    # var -> (lo, hi|None)
+    deadline: float | None = None          # perf_counter() time; set by lexmin
 
     def var(self, name: str, lo: int | None = 0, hi: int | None = None) -> str:
         if name in self.bounds:
@@ -97,8 +102,10 @@ class ILP:
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, milp
         cons = [LinearConstraint(a, lo, hi)] if len(a) else []
+        limit = 30.0 if self.deadline is None else \
+            max(0.01, min(30.0, self.deadline - time.perf_counter()))
         return milp(objective, constraints=cons, integrality=np.ones(len(blo)),
-                    bounds=Bounds(blo, bhi), options={"time_limit": 30})
+                    bounds=Bounds(blo, bhi), options={"time_limit": limit})
 
     def feasible(self) -> bool:
         """Whether an integer point exists, decided by HiGHS (scipy's MILP solver): isl's
@@ -149,7 +156,7 @@ class ILP:
                ) -> dict[str, int] | None:
         """Integer lexicographic minimum in ``order`` (default: declaration order);
         None when infeasible."""
-        import time
+        self.deadline = deadline
         order = order or self.variables
         if len(self.variables) > 40:
             # large systems: HiGHS finds the optimum fast, isl checks it exactly
@@ -158,18 +165,29 @@ class ILP:
             point = self.highs_lexmin(order)
             if point is not None and self.contains(point):
                 return point
+        left = None if deadline is None else deadline - time.perf_counter()
+        if left is not None and left <= 0:
+            raise ScheduleError(OVER_TIME)
+        try:
+            # isl cannot be interrupted by a clock: its operation counter stands for one
+            with isl_operations(None if left is None else operations_for(left)):
+                return self._isl_lexmin(order, deadline)
+        except isl.Error as e:
+            if not is_over_budget(e):
+                raise
+            raise ScheduleError(OVER_TIME) from None
+
+    def _isl_lexmin(self, order, deadline) -> dict[str, int] | None:
         s = self.to_set()
         if s.is_empty():
             return None
-        order = order or self.variables
         space = s.get_space()
         ls = isl.LocalSpace.from_space(space)
         index = {v: k for k, v in enumerate(self.variables)}
         out = {}
         for v in order:
             if deadline is not None and time.perf_counter() > deadline:
-                raise ScheduleError("scheduling exceeded its time budget (option "
-                                    "schedule_timeout)")
+                raise ScheduleError(OVER_TIME)
             k = index[v]
             val = s.min_val(isl.Aff.var_on_domain(ls, isl.dim_type.set, k))
             if not val.is_int():

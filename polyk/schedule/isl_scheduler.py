@@ -11,6 +11,7 @@ import contextlib
 import islpy as isl
 
 from ..errors import ScheduleError
+from ..isl_budget import OVER_BUDGET, is_over_budget, isl_operations, operations_for
 
 _FUSE_OPTIONS = {
     "none": {"schedule_serialize_sccs": 1, "schedule_whole_component": 0},
@@ -31,18 +32,26 @@ def _isl_options(ctx: isl.Context, **opts):
             getattr(ctx, f"set_{k}")(v)
 
 
-def isl_schedule(scop, deps, *, fuse: str = "smart") -> isl.Schedule:
+def isl_schedule(scop, deps, *, fuse: str = "smart", timeout: float | None = None
+                 ) -> isl.Schedule:
     """A schedule tree from isl's scheduler: validity and proximity are all dependences,
-    coincidence asks for outer parallel loops where it can."""
+    coincidence asks for outer parallel loops where it can. ``timeout``: seconds of isl
+    work, counted in isl operations (``polyk.isl_budget``)."""
     validity = deps.all()
     sc = isl.ScheduleConstraints.on_domain(scop.domain())
     sc = sc.set_context(scop.context)
     sc = sc.set_validity(validity).set_proximity(validity).set_coincidence(validity)
     with _isl_options(isl.DEFAULT_CONTEXT, schedule_outer_coincidence=1,
                       **_FUSE_OPTIONS[fuse]):
+        limit = operations_for(timeout) if timeout else None
         try:
-            return sc.compute_schedule()
+            with isl_operations(limit) as in_force:
+                return sc.compute_schedule()
         except isl.Error as e:     # e.g. "unable to carry dependences" (found by polyk.fuzz)
+            if is_over_budget(e) and in_force == limit:
+                raise ScheduleError(f"isl's scheduler stopped: {OVER_BUDGET} ({limit:,}: the "
+                                    f"time budget, option schedule_timeout={timeout:g} s, "
+                                    "counted in isl operations)") from None
             why = str(e).split(":", 1)[-1].split(" in /")[0].strip()
             raise ScheduleError(f"isl's scheduler (scheduler='isl', fuse={fuse!r}) found no "
                                 f"schedule: {why}; try scheduler='pluto' or another "

@@ -117,6 +117,23 @@ def _maybe_between(new: isl.UnionMap, writes: isl.UnionSet,
     return first.apply_range(second)                               # (w, r)
 
 
+def scalars_interleaved(scop, tree: isl.Schedule, names) -> str | None:
+    """Why ``tree`` breaks one of the scalars ``names`` (a write of it between a write and
+    the read of its value), or None. A transformation that is legal once the scalars'
+    anti and output dependences between iterations are dropped (they are private) can
+    still interleave two iterations' uses of them: tiling or skewing the loops of a scalar's
+    live range. Those transformations ask this before they keep a band's new form."""
+    new = tree.get_map().intersect_domain(scop.domain())
+    for name in names:
+        flow, _ = _scalar_flow(scop, name)
+        writes = _accesses(scop, "write", {name}).domain()
+        reads = _accesses(scop, "read", {name}).domain()
+        clobbered = flow.intersect(_maybe_between(new, writes, reads))
+        if not clobbered.is_empty():
+            return _describe(scop, clobbered, f"another write of scalar {name} falls between")
+    return None
+
+
 def check_schedule(scop, schedule) -> None:
     """Raise ``ScheduleError`` naming a violated dependence if ``schedule`` (a Schedule or
     an isl.Schedule) is illegal or marks a loop parallel that is not."""

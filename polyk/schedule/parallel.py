@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import islpy as isl
 
-from .schedule import parallel_mark
+from .schedule import band_paths, node_at, parallel_mark
 
 
 
@@ -139,29 +139,35 @@ def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
     return sched.map_schedule_node_bottom_up(visit)
 
 
-def wavefront(sched: isl.Schedule) -> isl.Schedule:
+def wavefront(sched: isl.Schedule, broken=None) -> tuple[isl.Schedule, list[str]]:
     """Skew each outermost permutable band without a parallel member into a wavefront:
     its first member becomes the sum of its first two, which carries every dependence the
     two carried, so the second can run in parallel (Pluto's pipelined parallelism).
 
         for t: for i: S(t, i)     ->     for w = t + i: for i: S(w - i, i)   (i parallel)
 
-    Returns the same object when no band qualifies."""
-    changed = []
-
-    def visit(node):
-        if node.get_type() != isl.schedule_node_type.band or node.get_schedule_depth() != 0:
-            return node
+    ``broken(schedule)``: why a skewed schedule is wrong, or None (a band permutable only
+    because private scalars' dependences were dropped may interleave a scalar's uses when
+    skewed: that band is left alone). Returns the schedule (the same object when no band
+    changed) and notes for ``explain``."""
+    notes = []
+    for path in reversed(band_paths(sched)):
+        node = node_at(sched, path)
+        if node.get_schedule_depth() != 0:
+            continue
         n = node.band_n_member()
         if n < 2 or not node.band_get_permutable() or \
                 any(node.band_member_get_coincident(j) for j in range(n)):
-            return node
+            continue
         mupa = node.band_get_partial_schedule()
         mupa = mupa.set_at(0, mupa.get_at(0).add(mupa.get_at(1)))
-        node = node.delete().insert_partial_schedule(mupa).band_set_permutable(1)
-        changed.append(True)
-        return node
-
-    out = sched.map_schedule_node_bottom_up(visit)
-    return out if changed else sched
+        waved = node.delete().insert_partial_schedule(mupa).band_set_permutable(1)
+        waved = waved.get_schedule()
+        why = broken(waved) if broken is not None else None
+        if why is not None:
+            notes.append(f"no wavefront: {why}")
+            continue
+        sched = waved
+        notes.append("outermost band skewed into a wavefront")
+    return sched, list(reversed(notes))
 

@@ -379,6 +379,35 @@ class Pluto:
                 groups.append((depth, list(c)))
         return [g for _, g in groups]
 
+    def complete_in_original_order(self, active: list[Dep], band: int):
+        """Append the original schedule's dimensions, each loop its own band.
+
+        Pluto can get stuck: hyperplanes that each keep every dependence's distance
+        non-negative can leave a cycle of dependences with distance zero on all of them, and
+        with every statement at full rank no new hyperplane is asked for and no cut splits a
+        cycle (polyk fuzz seed 1101). The rows found so far give every unsatisfied
+        dependence distance zero, and the original order runs each source strictly first,
+        so rows + original rows is legal. One-member bands: the original loops need not be
+        permutable together."""
+        stuck = sorted({d.src for d in active} | {d.dst for d in active})
+        orig = self.scop.schedule.get_map()
+        per_stmt = {s: _affine_dims(_restrict_to(orig, s), self.dim[s]) for s in self.stmts}
+        for k in range(_time_dims(orig)):
+            coeffs = {s: per_stmt[s][k][0] for s in self.stmts}
+            consts = {s: per_stmt[s][k][1] for s in self.stmts}
+            if any(any(c) for c in coeffs.values()):
+                band += 1
+                self.rows.append(Row("loop", band, coeffs, consts))
+            else:
+                self.rows.append(Row("scalar", -1, coeffs, consts,
+                                     "the original order of the statements"))
+            self.update_satisfaction(len(self.rows) - 1)
+        if self.unsatisfied():
+            raise ScheduleError(f"Pluto found no hyperplane and no cut for statements {stuck}, "
+                                "and the original order does not complete the schedule")
+        self.notes.append(f"Pluto found no hyperplane and no cut for {', '.join(stuck)}: "
+                          "completed in the original loop order")
+
     # ------------------------------------------------------------ driver
     def run(self) -> PlutoResult:
         t0 = time.perf_counter()
@@ -422,9 +451,8 @@ class Pluto:
                 continue
             comps = self.sccs(active)
             if not self.cut(comps, "no common hyperplane: distribute the SCCs"):
-                raise ScheduleError(
-                    "Pluto found no hyperplane and no cut for statements "
-                    f"{sorted({d.src for d in active} | {d.dst for d in active})}")
+                self.complete_in_original_order(active, band)
+                break
             active = self.unsatisfied()
         else:
             raise ScheduleError(f"Pluto did not converge after {max_rows} rows")
@@ -442,6 +470,19 @@ def _restrict_to(umap: isl.UnionMap, stmt: str) -> isl.Map:
     umap.foreach_map(lambda m: maps.append(m) if m.get_tuple_name(isl.dim_type.in_) == stmt
                      else None)
     return maps[0]
+
+
+def _affine_dims(m: isl.Map, n_in: int) -> list[tuple[tuple[int, ...], int]]:
+    """(iterator coefficients, constant) of each output dimension of a statement's original
+    schedule map (affine: the original schedule is loops and sequence positions)."""
+    pma = isl.PwMultiAff.from_map(m)
+    out = []
+    for k in range(m.dim(isl.dim_type.out)):
+        pieces = pma.get_pw_aff(k).get_pieces()
+        aff = pieces[-1][1]
+        out.append((tuple(aff.get_coefficient_val(isl.dim_type.in_, j).to_python()
+                          for j in range(n_in)), aff.get_constant_val().to_python()))
+    return out
 
 
 def _carried_at(n: int, k: int, decl: str) -> isl.Map:

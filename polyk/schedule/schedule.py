@@ -50,6 +50,27 @@ POINT_MARK = "polyk_point "
 CUT_MARK = "polyk_cut: "
 
 
+def band_paths(sched: isl.Schedule) -> list[tuple[int, ...]]:
+    """Child-index paths of the band nodes, top-down (the b0, b1, ... numbering)."""
+    out = []
+
+    def visit(node, path):
+        if node.get_type() == isl.schedule_node_type.band:
+            out.append(path)
+        for k in range(node.n_children()):
+            visit(node.child(k), path + (k,))
+
+    visit(sched.get_root(), ())
+    return out
+
+
+def node_at(sched: isl.Schedule, path) -> isl.ScheduleNode:
+    node = sched.get_root()
+    for k in path:
+        node = node.child(k)
+    return node
+
+
 @dataclass(frozen=True)
 class Schedule:
     """An isl schedule tree (bands, sequences, filters, marks) and its provenance."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import islpy as isl
 
 from ..errors import ScheduleError
+from ..isl_budget import (OPERATIONS_PER_SECOND, OVER_BUDGET, is_over_budget, isl_operations,
+                          operations_for)
 
 log = logging.getLogger(__name__)
 
@@ -62,40 +64,38 @@ def _maps(umap: isl.UnionMap) -> list[isl.Map]:
     return out
 
 
-OVER_BUDGET = "maximal number of operations exceeded"
-
-
 def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
-                        input_deps: bool = False) -> Dependences:
-    """Flow, anti and output dependences of ``scop`` under its original schedule."""
+                        input_deps: bool = False, timeout: float | None = None) -> Dependences:
+    """Flow, anti and output dependences of ``scop`` under its original schedule.
+    ``timeout``: seconds of isl work allowed (counted in isl operations, see
+    ``polyk.isl_budget``); past it a ScheduleError names the budget."""
     t0 = time.perf_counter()
     sched = schedule if schedule is not None else scop.schedule
     ctx = scop.context
     empty = isl.UnionMap.empty(ctx.get_space())
     totals = {k: empty for k in KINDS + ("input",)}
     per_array = {}
-    for name in scop.arrays:
-        reads = _of(scop.reads(), name)
-        writes = _of(scop.writes(), name)
-        if writes.is_empty():
-            continue
-        try:
-            found = {
-                "flow": dataflow(sched, reads, must=writes),
-                "anti": dataflow(sched, writes, may=reads, kill=writes),
-                "output": dataflow(sched, writes, must=writes),
-            }
-        except isl.Error as e:
-            if OVER_BUDGET not in str(e):
-                raise
-            raise ScheduleError(
-                f"{scop.name}: isl's dataflow analysis of array {name} stopped: {OVER_BUDGET} "
-                f"(the budget of isl operations set on isl's context, "
-                f"{isl.DEFAULT_CONTEXT.get_max_operations()}); modulo and floor-division "
-                "conditions make it expensive: raise or lift the budget, or simplify "
-                "them") from None
-        found = {k: v.intersect_params(ctx) for k, v in found.items()}
-        per_array[name] = found
+    limit = operations_for(timeout) if timeout else None
+    all_reads, all_writes = scop.reads(), scop.writes()
+    accesses = {name: (_of(all_reads, name), _of(all_writes, name)) for name in scop.arrays}
+    with isl_operations(limit) as in_force:
+        for name, (reads, writes) in accesses.items():
+            if writes.is_empty():
+                continue
+            try:
+                found = {
+                    "flow": dataflow(sched, reads, must=writes),
+                    "anti": dataflow(sched, writes, may=reads, kill=writes),
+                    "output": dataflow(sched, writes, must=writes),
+                }
+                found = {k: v.intersect_params(ctx) for k, v in found.items()}
+            except isl.Error as e:
+                if not is_over_budget(e):
+                    raise
+                raise ScheduleError(_over_budget(scop, name, in_force, limit, timeout)) \
+                    from None
+            per_array[name] = found
+    for found in per_array.values():
         for k, v in found.items():
             totals[k] = totals[k].union(v)
     inp = None
@@ -104,6 +104,17 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
     deps = Dependences(totals["flow"], totals["anti"], totals["output"], inp, per_array)
     log.debug("dependences of %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return deps
+
+
+def _over_budget(scop, array, in_force, limit, timeout) -> str:
+    if limit is not None and in_force == limit:
+        why = (f"the time budget, option schedule_timeout={timeout:g} s, counted as "
+               f"{OPERATIONS_PER_SECOND:,} isl operations per second")
+    else:
+        why = "the budget of isl operations the caller set on isl's context"
+    return (f"{scop.name}: isl's dataflow analysis of array {array} stopped: {OVER_BUDGET} "
+            f"({in_force:,}: {why}); modulo and floor-division conditions make it "
+            "expensive: raise the budget or simplify them")
 
 
 def _of(accesses: isl.UnionMap, array: str) -> isl.UnionMap:

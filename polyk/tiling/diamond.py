@@ -349,12 +349,13 @@ def default_sizes(n_members: int) -> tuple[int, ...]:
 
 def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, l2_of=None,
                        *, required: bool = False, coef_bound: int = 4,
-                       default_sizes_: bool = False) -> tuple[isl.Schedule, list[str]]:
+                       default_sizes_: bool = False,
+                       broken=None) -> tuple[isl.Schedule, list[str]]:
     """Tile every permutable band, diamond-shaped where concurrent start is possible and
     rectangular elsewhere (``rectangular.tile_bands``); ``required``: raise ScheduleError
     when no band can be diamond-tiled; ``default_sizes_`` (``tile=True``): diamond bands
     get ``default_sizes`` instead of ``sizes_of``'s. Returns the schedule and notes for
-    ``explain``."""
+    ``explain``; ``broken``: as for ``tile_bands`` (a diamond that breaks is not kept)."""
     plans, why = {}, []
     for b, path in enumerate(band_paths(sched)):
         node = node_at(sched, path)
@@ -371,13 +372,18 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
                             + ("; ".join(why) or "no permutable band of two or more loops "
                                "is tiled") + " (use diamond='auto' or False)")
     sched, notes = tile_bands(sched, lambda b, n: None if b in plans else sizes_of(b, n),
-                              l2_of)
+                              l2_of, broken)
     # the bands left untiled keep their paths: none of them lies under another band
     for b, (path, plan) in sorted(plans.items()):
         node = node_at(sched, path)
         n = node.band_n_member()
         sizes = default_sizes(n) if default_sizes_ else sizes_of(b, n)
-        sched = diamond_tile(node, plan, scop, sizes).get_schedule()
+        tiled = diamond_tile(node, plan, scop, sizes).get_schedule()
+        problem = broken(tiled) if broken is not None else None
+        if problem is not None:
+            notes.append(f"b{b} not diamond-tiled: {problem}")
+            continue
+        sched = tiled
         notes.append(_describe(scop, plan, sizes, None))
         if l2_of is not None and l2_of(b, n):
             # one level: isl's AST generation of diamonds inside diamonds took minutes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import islpy as isl
 import sympy
 
+from ..schedule.schedule import band_paths, node_at
 from ..scop.expr import AConst, AVar, AAdd, AMul, ELoad
 
 
@@ -122,7 +123,6 @@ def innermost_order(node: isl.ScheduleNode, scop) -> list[int] | None:
 def reorder_bands(sched: isl.Schedule, scop) -> tuple[isl.Schedule, list[str]]:
     """Apply ``innermost_order`` to every permutable band (before tiling, so the tile loops
     and the point loops share the order)."""
-    from .rectangular import band_paths, node_at
     notes = []
     for b, path in reversed(list(enumerate(band_paths(sched)))):
         node = node_at(sched, path)

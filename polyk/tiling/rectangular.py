@@ -17,30 +17,9 @@ import os
 
 import islpy as isl
 
-from ..schedule.schedule import POINT_MARK
+from ..schedule.schedule import POINT_MARK, band_paths, node_at  # noqa: F401 (re-exported)
 
 DEFAULT_TILE = 32
-
-
-def band_paths(sched: isl.Schedule) -> list[tuple[int, ...]]:
-    """Child-index paths of the band nodes, top-down (the b0, b1, ... numbering)."""
-    out = []
-
-    def visit(node, path):
-        if node.get_type() == isl.schedule_node_type.band:
-            out.append(path)
-        for k in range(node.n_children()):
-            visit(node.child(k), path + (k,))
-
-    visit(sched.get_root(), ())
-    return out
-
-
-def node_at(sched: isl.Schedule, path) -> isl.ScheduleNode:
-    node = sched.get_root()
-    for k in path:
-        node = node.child(k)
-    return node
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,12 +54,16 @@ def default_sizes(n_members: int, elem_bytes: int = 8) -> tuple[int, ...]:
     return (side,) * n_members
 
 
-def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None) -> tuple[isl.Schedule, list[str]]:
+def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None,
+               broken=None) -> tuple[isl.Schedule, list[str]]:
     """Tile every permutable band of two or more members.
 
     ``sizes_of(band_id, n_members)`` gives the tile sizes (None: leave the band alone);
-    ``l2_of(band_id, n_members)`` the number of L1 tiles per L2 tile (None: one level).
-    Returns the new schedule and notes for ``explain``."""
+    ``l2_of(band_id, n_members)`` the number of L1 tiles per L2 tile (None: one level);
+    ``broken(schedule)``: why a tiled schedule is wrong, or None (a band permutable only
+    because private scalars' dependences were dropped may interleave a scalar's uses when
+    tiled; then only its outer members are tiled, or none). Returns the new schedule and
+    notes for ``explain``."""
     notes = []
     paths = band_paths(sched)
     for b, path in reversed(list(enumerate(paths))):
@@ -91,17 +74,38 @@ def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None) -> tuple[isl.Schedule,
         sizes = sizes_of(b, n)
         if not sizes:
             continue
-        node = _tile(node, sizes, point_mark=True)
-        text = f"b{b} tiled {'x'.join(map(str, sizes))}"
-        if l2_of is not None:
-            factors = l2_of(b, n)
-            if factors:
-                # the L1 tile loops step by the tile size: an L2 tile spans factor * size
-                node = _tile(node, [f * s for f, s in zip(factors, sizes)])
-                text += f", L2 tiles of {'x'.join(map(str, factors))} tiles"
-        sched = node.get_schedule()
-        notes.append(text)
+        factors = l2_of(b, n) if l2_of is not None else None
+        for depth in range(n, 1, -1):
+            tiled, text = _tile_outer(node, depth, sizes, factors)
+            why = broken(tiled) if broken is not None else None
+            if why is None:
+                break
+        if why is not None:
+            notes.append(f"b{b} not tiled: {why}")
+            continue
+        if depth < n:
+            text += f" (outer {depth} of {n} loops: tiling all of them interleaved a " \
+                    "private scalar's uses)"
+        sched = tiled
+        notes.append(f"b{b} tiled {text}")
     return sched, list(reversed(notes))
+
+
+def _tile_outer(node: isl.ScheduleNode, depth: int, sizes, factors):
+    """The schedule with the outer ``depth`` members of band ``node`` tiled (and an L2
+    level over them where ``factors``), and the note's text."""
+    n = node.band_n_member()
+    if depth < n:
+        node = node.band_split(depth)
+        sizes = sizes[:depth]
+        factors = factors[:depth] if factors else factors
+    node = _tile(node, sizes, point_mark=True)
+    text = "x".join(map(str, sizes))
+    if factors:
+        # the L1 tile loops step by the tile size: an L2 tile spans factor * size
+        node = _tile(node, [f * s for f, s in zip(factors, sizes)])
+        text += f", L2 tiles of {'x'.join(map(str, factors))} tiles"
+    return node.get_schedule(), text
 
 
 def _tile(node: isl.ScheduleNode, sizes, point_mark=False) -> isl.ScheduleNode:
