@@ -26,7 +26,7 @@ fuzz)
     # few files come back from the device: one summary each
     grep -h "(final)" /tmp/polyk-fuzz/fuzz_*.txt > "$OUT/finals.txt"
     grep -h -A40 "^MISMATCH" /tmp/polyk-fuzz/fuzz_*.txt > "$OUT/mismatch.txt"
-    grep -h -A12 "^ERROR" /tmp/polyk-fuzz/fuzz_*.txt > "$OUT/errors.txt"
+    grep -h -A24 "^ERROR" /tmp/polyk-fuzz/fuzz_*.txt > "$OUT/errors.txt"
     cat "$OUT/finals.txt"
     ;;
 cuda)

@@ -120,12 +120,22 @@ def test_pipeline_falls_back_to_the_nest_as_written_with_a_warning(monkeypatch):
     np.testing.assert_allclose(A, want, rtol=1e-12)
 
 
-def test_check_over_its_budget_says_so():
-    from polyk.codegen.ast_check import AstUnverified
+def test_check_over_its_budget_checks_sampled_parameter_values(monkeypatch):
+    """Over its budget for all values of N, the check runs at sampled values of N (finite
+    sets: cheap) and says so; a wrong AST is still caught there, naming the value; with the
+    samples over their budget too it cannot tell."""
+    import polyk.codegen.ast_check as ac
     tree = _tree(STRIDED, "[N] -> [{ S[i, j] -> [(i + j)] }]", "[N] -> [{ S[i, j] -> [(j)] }]")
-    with pytest.raises(AstUnverified, match="more than 10 isl operations"):
+    note = check_ast(_ast(tree), tree.get_domain(), CTX, budget=10)
+    assert note.startswith("AST checked at 25 values of (N) from 1 to 97 only"), note
+    assert check_ast(_ast(tree), tree.get_domain(), CTX) is None   # the budget is restored
+    small = "[N] -> { S[i, j] : 0 <= i < N and 0 <= j < N - 1 and (i + j) mod 3 = 0 }"
+    wrong = _ast(_tree(small, "[N] -> [{ S[i, j] -> [(i)] }]", "[N] -> [{ S[i, j] -> [(j)] }]"))
+    with pytest.raises(AstMismatch, match="at N = 1: the AST misses the instances"):
+        check_ast(wrong, isl.UnionSet(STRIDED), CTX, budget=10)
+    monkeypatch.setattr(ac, "SAMPLE_OPERATIONS", 1)
+    with pytest.raises(ac.AstUnverified, match="more than 10 isl operations, and more than 1"):
         check_ast(_ast(tree), tree.get_domain(), CTX, budget=10)
-    check_ast(_ast(tree), tree.get_domain(), CTX)      # the context's budget is restored
 
 
 def test_select_in_a_bound_is_read_back():

@@ -559,3 +559,44 @@ def test_isl_ast_depends_on_constraint_order_seed_910314():
     printer now builds from the re-read tree, and checks the result."""
     _seed_ok(910314, {"scheduler": "pluto", "target": "openmp", "fp_contract": True,
                       "fuse": "none", "tile": {0: (3, 2), 1: (1,)}, "diamond": "auto"})
+
+
+def test_isl_ast_wrong_where_the_full_check_is_over_budget_seed_2120010():
+    """Was wrong code (fuzz seed 2120010, H200 host, first found once the private-scalar
+    band was tiled instead of refused): isl's AST of a 32x32-tiled band under modulo
+    conditions missed S4 instances at N = 4 and 6, and the AST check for all N needed over
+    13 minutes, so the AST was printed unverified. The check now falls back to sampled
+    values of N, finds the AST wrong at N = 4, and the pipeline prints the nest as written."""
+    with pytest.warns(polyk.PolykWarning, match="at N = 4: the AST misses the instances"):
+        _seed_ok(2120010, {"scheduler": "isl", "target": "c", "fp_contract": True,
+                           "fuse": "smart", "tile": (1,), "simd": "ivdep",
+                           "vector_width": 256})
+
+
+def test_dataflow_failing_inside_isl_falls_back_to_memory_dependences_seed_2020017():
+    """Was a traceback (fuzz seed 2020017): isl's dataflow for B's anti dependences (writes
+    as kills) failed inside isl ('affine expression involves some of the domain
+    dimensions'), and with N = M = 3 fixed another kind did too. Such a kind now uses
+    memory-based dependences (a superset: legal, maybe less parallel)."""
+    prog = fuzz.program(2020017)
+    chk = fuzz.Checker(prog)
+    chk.prepare()
+    for opts in ({"scheduler": "pluto", "fp_contract": False},
+                 {"scheduler": "pluto", "target": "openmp", "sizes": {"N": 3, "M": 3},
+                  "tile": True, "fp_contract": False},
+                 {"scheduler": "isl", "fp_contract": False}):
+        out = chk.check(opts)
+        assert out.status == "ok", f"{opts}: {out.status}: {out.detail}"
+
+
+def test_isl_ast_generator_failure_drops_tile_separation_seed_2260021():
+    """Was a traceback (fuzz seed 2260021): isl's AST generator failed ('call to
+    isl_ast_build_node_from_schedule failed: <no message>') on the OpenMP tree whose 2-wide
+    tiles carry the isolate option of full/partial tile separation. The printer now tries
+    the tree without separation, and says so."""
+    opts = {"scheduler": "pluto", "target": "openmp", "fp_contract": True, "fuse": "smart",
+            "coef_bound": 2, "tile": (2,), "intratile": False, "unroll_jam": (1, 2),
+            "scalar_replace": True, "pack": True}
+    _seed_ok(2260021, opts)
+    k = polyk.generate(fuzz.program(2260021).op(), compile=False, **opts)
+    assert "full/partial tile separation dropped" in k.source

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 import cgen as c
 import islpy as isl
 
+from ..isl_budget import is_over_budget
 from ..schedule.schedule import parallel_mark_depth, simd_mark_depth
 from ..scop.dependences import dataflow
 from ..scop.expr import aff_to_c
 from ..tiling.packing import attach as attach_packing
 from ..tiling.packing import pack_mark_arrays, print_pack_mark
 from ..tiling.register import print_register_loop
+from ..tiling.separation import without_separation
 from ..tiling.unroll_jam import register_mark_depths
 from .ast_check import AstMismatch, AstUnverified, check_ast
 from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
@@ -68,10 +70,24 @@ def build_ast(scop, schedule, notes: list | None = None) -> isl.AstNode:
         build = build.set_iterators(ids)
     build = attach_packing(build, scop)
     problem = None
-    for form in (canonical(tree), tree):
-        node = build.node_from_schedule(form)
+    for form, note in _forms(tree):
         try:
-            check_ast(node, tree.get_domain(), scop.context)
+            node = build.node_from_schedule(form)
+        except isl.Error as e:
+            if is_over_budget(e):
+                raise
+            problem = AstMismatch(f"isl's AST generator failed: {e}")
+            log.warning("isl's AST generator failed for %s (%s); trying another form",
+                        scop.name, e)
+            continue
+        if note and notes is not None:
+            notes.append(note)
+        try:
+            partly = check_ast(node, tree.get_domain(), scop.context)
+            if partly is not None:
+                log.info("%s: %s", scop.name, partly)
+                if notes is not None:
+                    notes.append(partly)
             return node
         except AstUnverified as e:
             log.info("%s: %s; the AST is not verified", scop.name, e)
@@ -82,6 +98,16 @@ def build_ast(scop, schedule, notes: list | None = None) -> isl.AstNode:
             problem = e
             log.warning("isl's AST for %s is wrong (%s); trying another form", scop.name, e)
     raise problem
+
+
+def _forms(tree: isl.Schedule):
+    """The trees the AST is built from, in order of preference, with a note for the last."""
+    yield canonical(tree), None
+    yield tree, None
+    plain = without_separation(tree)
+    if plain is not None:
+        yield canonical(plain), ("full/partial tile separation dropped: isl's AST for the "
+                                 "separated tree failed")
 
 
 def canonical(tree: isl.Schedule) -> isl.Schedule:

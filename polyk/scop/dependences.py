@@ -84,16 +84,17 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
                 continue
             try:
                 found = {
-                    "flow": dataflow(sched, reads, must=writes),
-                    "anti": dataflow(sched, writes, may=reads, kill=writes),
-                    "output": dataflow(sched, writes, must=writes),
+                    "flow": _value_based(scop, name, "flow", sched, reads, writes),
+                    "anti": _value_based(scop, name, "anti", sched, writes, reads),
+                    "output": _value_based(scop, name, "output", sched, writes, writes),
                 }
                 found = {k: v.intersect_params(ctx) for k, v in found.items()}
             except isl.Error as e:
-                if not is_over_budget(e):
-                    raise
-                raise ScheduleError(_over_budget(scop, name, in_force, limit, timeout)) \
-                    from None
+                if is_over_budget(e):
+                    raise ScheduleError(_over_budget(scop, name, in_force, limit, timeout)) \
+                        from None
+                raise ScheduleError(f"{scop.name}: isl's dataflow analysis of array {name} "
+                                    f"failed inside isl: {_isl_message(e)}") from None
             per_array[name] = found
     for found in per_array.values():
         for k, v in found.items():
@@ -104,6 +105,28 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
     deps = Dependences(totals["flow"], totals["anti"], totals["output"], inp, per_array)
     log.debug("dependences of %s in %.1f ms", scop.name, 1e3 * (time.perf_counter() - t0))
     return deps
+
+
+def _value_based(scop, name, kind, sched, sinks, sources) -> isl.UnionMap:
+    """Dependences of one kind from isl's dataflow: each sink's source is the last write
+    before it (flow, output), or the reads since that write (anti: reads are may-sources,
+    writes kill). On some programs the analysis fails inside isl ("affine expression
+    involves some of the domain dimensions", polyk fuzz seed 2020017); then every source
+    before the sink counts (memory-based: more dependences, never fewer)."""
+    try:
+        if kind == "anti":
+            return dataflow(sched, sinks, may=sources, kill=sinks)
+        return dataflow(sched, sinks, must=sources)
+    except isl.Error as e:
+        if is_over_budget(e):
+            raise
+        log.info("%s: isl's dataflow failed for the %s dependences of %s (%s); using "
+                 "memory-based ones", scop.name, kind, name, _isl_message(e))
+        return dataflow(sched, sinks, may=sources)
+
+
+def _isl_message(err: isl.Error) -> str:
+    return str(err).split(" failed: ", 1)[-1].split(" in /")[0]
 
 
 def _over_budget(scop, array, in_force, limit, timeout) -> str:

@@ -113,3 +113,32 @@ def separate_full_tiles(sched: isl.Schedule) -> tuple[isl.Schedule, list[str]]:
             break
         else:
             return sched, notes
+
+
+def without_separation(sched: isl.Schedule) -> isl.Schedule | None:
+    """The tree without its isolate options (None when it has none): the fallback where
+    isl's AST generator fails on the separated tree (polyk fuzz seed 2260021: "call to
+    isl_ast_build_node_from_schedule failed" with OpenMP marks over a 2-wide tile)."""
+    changed = []
+
+    def strip(node):
+        if node.get_type() != isl.schedule_node_type.band:
+            return node
+        opts = node.band_get_ast_build_options()
+        kept = isl.UnionSet.empty(opts.get_space())
+        dropped = []
+
+        def keep(s):
+            if s.get_tuple_name() == "isolate":
+                dropped.append(s)
+            else:
+                nonlocal kept
+                kept = kept.union(isl.UnionSet.from_set(s))
+        opts.foreach_set(keep)
+        if not dropped:
+            return node
+        changed.append(True)
+        return node.band_set_ast_build_options(kept)
+
+    out = sched.map_schedule_node_bottom_up(strip)
+    return out if changed else None
