@@ -494,10 +494,13 @@ class Checker:
 REQUIRED_BUT_INAPPLICABLE = ("diamond=True, but",)
 
 
-# isl operations one program's checks may take (isl's own counter, not a clock): the
+# isl operations one stage of a check may take (isl's own counter, not a clock): the
 # dataflow analysis of some programs runs for minutes (a known limit, see
-# tests/test_fuzz.py); past the budget isl stops with an error and the check counts as a
-# timeout. About 1 s of isl work per million operations on the machine measured.
+# tests/test_fuzz.py); past the budget isl stops with an error and the check counts as
+# over budget. polyk's own budgets (dataflow, scheduler, AST check) nest inside this one
+# and restart its count when they end (islpy does not expose the count), so it bounds each
+# stage, not the whole check; the worker's --timeout bounds that. About 1 s of isl work per
+# million operations on the machine measured.
 ISL_OPERATIONS = 20_000_000
 
 

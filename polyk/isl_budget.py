@@ -6,8 +6,9 @@ Python timer can interrupt one (a watchdog thread calling ``Context.abort`` does
 until the call returns: tried). Time budgets are therefore counted in operations:
 ``OPERATIONS_PER_SECOND`` was measured on isl's dataflow analysis of polyk fuzz seed 1103,
 whose modulo conditions run it for minutes (1.2 to 2.8 million operations per second on
-the 2-core development VM, rising with the budget); a count, not a clock, so a program is
-refused or not the same way on every machine.
+the 2-core development VM, rising with the budget). Where the whole budget is a count
+(dataflow, isl's scheduler) a program is refused or not the same way on every machine;
+Pluto's ILPs get the operations left by the clock (their deadline), so not there.
 """
 
 from __future__ import annotations

@@ -65,6 +65,7 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             tree = mark_coincident(tree, always, scalars)
     tiled = False
     if options.tile:
+        untiled = tree
         if options.diamond:
             tree, tile_notes = diamond_tile_bands(
                 tree, scop, deps.all(), options.tile_sizes, options.l2_factors,
@@ -73,7 +74,7 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         else:
             tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors,
                                           broken)
-        tiled = bool(tile_notes)
+        tiled = tree is not untiled        # notes may only say why a band was not tiled
         notes.extend(tile_notes)
         tree = mark_coincident(tree, always, scalars)
     want_wave = options.wavefront

@@ -429,6 +429,17 @@ def test_scheduling_budget_exceeded_is_a_clear_error(scheduler):
         polyk.generate(op, compile=False, scheduler=scheduler, schedule_timeout=0.01)
 
 
+@pytest.mark.parametrize("seed", [1090, 1101, 1103, 2020017])
+@pytest.mark.parametrize("scheduler", ["pluto", "isl"])
+def test_a_tiny_budget_is_a_clear_error_wherever_it_runs_out(scheduler, seed):
+    """Wherever isl stops (the first emptiness test of the dataflow stage included, found
+    in review), the error is a ScheduleError naming the budget, never a raw islpy.Error."""
+    from polyk import fuzz
+    op = fuzz.program(seed).op()
+    with pytest.raises(polyk.ScheduleError, match="schedule_timeout"):
+        polyk.generate(op, compile=False, scheduler=scheduler, schedule_timeout=1e-5)
+
+
 @pytest.mark.parametrize("stage", ["dataflow", "pluto", "isl"])
 def test_every_scheduling_stage_keeps_the_time_budget(stage):
     """The budget covers each stage on its own: isl's dataflow analysis and isl's scheduler

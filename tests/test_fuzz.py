@@ -600,3 +600,26 @@ def test_isl_ast_generator_failure_drops_tile_separation_seed_2260021():
     _seed_ok(2260021, opts)
     k = polyk.generate(fuzz.program(2260021).op(), compile=False, **opts)
     assert "full/partial tile separation dropped" in k.source
+
+
+SCALAR_IN_A_SKEWED_BAND = """\
+def g(A: f64[N], B: f64[N + 1, N + 1]):
+    for i in range(N):
+        t = A[i] * 0.5
+        for j in range(N):
+            B[i + 1, j + 1] = B[i, j + 1] + B[i + 1, j] + t
+"""
+
+
+def test_band_left_untiled_for_a_private_scalar_gets_no_wavefront():
+    """Only tiled bands get the automatic wavefront of OpenMP: a band whose tiles would
+    interleave the private scalar t is left untiled, and the note saying so must not count
+    as tiling (review of the fix for seed 1090)."""
+    opts = {"scheduler": "pluto", "fuse": "max", "tile": True, "target": "openmp",
+            "fp_contract": False}
+    _check(SCALAR_IN_A_SKEWED_BAND, opts, [{"N": 5}, {"N": 40}])
+    k = polyk.generate(fuzz.Program(SCALAR_IN_A_SKEWED_BAND, "g", ("N",), []).op(),
+                       compile=False, **opts)
+    notes = "; ".join(k.schedule.notes)
+    assert "b0 not tiled: another write of scalar t" in notes, notes
+    assert "wavefront" not in notes, notes

@@ -168,13 +168,14 @@ class ILP:
         left = None if deadline is None else deadline - time.perf_counter()
         if left is not None and left <= 0:
             raise ScheduleError(OVER_TIME)
+        limit = None if left is None else operations_for(left)
         try:
             # isl cannot be interrupted by a clock: its operation counter stands for one
-            with isl_operations(None if left is None else operations_for(left)):
+            with isl_operations(limit) as in_force:
                 return self._isl_lexmin(order, deadline)
         except isl.Error as e:
-            if not is_over_budget(e):
-                raise
+            if not is_over_budget(e) or in_force != limit:
+                raise                       # a budget of the caller's: its own error
             raise ScheduleError(OVER_TIME) from None
 
     def _isl_lexmin(self, order, deadline) -> dict[str, int] | None:

@@ -78,10 +78,9 @@ def compute_dependences(scop, *, schedule: isl.Schedule | None = None,
     limit = operations_for(timeout) if timeout else None
     all_reads, all_writes = scop.reads(), scop.writes()
     accesses = {name: (_of(all_reads, name), _of(all_writes, name)) for name in scop.arrays}
+    accesses = {name: rw for name, rw in accesses.items() if not rw[1].is_empty()}
     with isl_operations(limit) as in_force:
         for name, (reads, writes) in accesses.items():
-            if writes.is_empty():
-                continue
             try:
                 found = {
                     "flow": _value_based(scop, name, "flow", sched, reads, writes),

@@ -374,6 +374,7 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
     sched, notes = tile_bands(sched, lambda b, n: None if b in plans else sizes_of(b, n),
                               l2_of, broken)
     # the bands left untiled keep their paths: none of them lies under another band
+    applied = 0
     for b, (path, plan) in sorted(plans.items()):
         node = node_at(sched, path)
         n = node.band_n_member()
@@ -381,9 +382,10 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
         tiled = diamond_tile(node, plan, scop, sizes).get_schedule()
         problem = broken(tiled) if broken is not None else None
         if problem is not None:
-            notes.append(f"b{b} not diamond-tiled: {problem}")
+            why.append(f"b{b} not diamond-tiled: {problem}")
             continue
         sched = tiled
+        applied += 1
         notes.append(_describe(scop, plan, sizes, None))
         if l2_of is not None and l2_of(b, n):
             # one level: isl's AST generation of diamonds inside diamonds took minutes
@@ -391,4 +393,7 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
             # over L2 tiles, with less parallelism
             notes.append(f"b{b}: no L2 level on diamond tiles")
         log.debug("diamond: %s", notes[-1])
+    if required and plans and not applied:
+        raise ScheduleError("diamond=True, but no band of this schedule can be diamond-tiled: "
+                            + "; ".join(why) + " (use diamond='auto' or False)")
     return sched, notes + why
