@@ -160,7 +160,7 @@ def executed(node: isl.AstNode, params: list[str]) -> list[isl.Map]:
         try:
             s = isl.Set(text)
         except isl.Error as e:
-            if "maximal number of operations" in str(e):
+            if is_over_budget(e):
                 raise
             raise AstUnverified(f"cannot read back the AST of {name}: {text}") from None
         npar = len(params)
