@@ -53,6 +53,10 @@ class Options:
                  loops), ending bands and distributing nests to get them, as PPCG asks isl
                  for outer coincidence; default None: True for "cuda", else False (Pluto's
                  own cost, locality first)
+    rar          Pluto also keeps small the reuse distance of reads of the same elements by
+                 two statements that read them one-to-one (Pluto's --rar, restricted), so
+                 statements that stream one array are fused with matching loops (default
+                 True; bicg and mvt read their matrix once instead of twice)
     gpu_tile, gpu_threads, gpu_inner_tile, shared, registers, unroll, cuda_arch
                  the CUDA target's mapping (see polyk.codegen.cuda_runtime.GPU_OPTIONS)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
@@ -75,6 +79,7 @@ class Options:
     wavefront: bool | None = None
     coef_bound: int = 4
     parallel_first: bool | None = None
+    rar: bool = True
     schedule_timeout: float = 60.0
     omp_schedule: str = "static"
     tile: object = False
@@ -109,6 +114,8 @@ class Options:
         if not isinstance(self.parallel_first, bool):
             raise OptionsError("parallel_first must be True, False or None (the target's "
                                "choice)")
+        if not isinstance(self.rar, bool):
+            raise OptionsError(f"rar must be True or False, got {self.rar!r}")
         from .codegen.cuda_runtime import check_gpu_options
         check_gpu_options(self)
         if self.scheduler not in SCHEDULERS:

@@ -119,7 +119,7 @@ def _reschedule(scop, deps, options, private):
     if options.scheduler == "pluto":
         res = pluto_schedule(scop, sched_deps, fuse=options.fuse,
                              coef_bound=options.coef_bound, timeout=options.schedule_timeout,
-                             parallel_first=options.parallel_first)
+                             parallel_first=options.parallel_first, rar=options.rar)
         return rows_to_tree(scop, res.rows), res
     return isl_schedule(scop, sched_deps, fuse=options.fuse,
                         timeout=options.schedule_timeout), None

@@ -384,6 +384,72 @@ def test_producer_consumer_none_distributes():
     check_schedule(k.scop, k.schedule)
 
 
+@polyk.op
+def two_streams(A: f64[N, M], s: f64[M], q: f64[N], p: f64[M], r: f64[N]):
+    """bicg's two products: s = A^T r (its reduction carried by i) and q = A p (carried by
+    j). No dependence joins the two statements; both read A[i, j] once."""
+    for i in range(N):
+        for j in range(M):
+            s[j] += r[i] * A[i, j]
+            q[i] += A[i, j] * p[j]
+
+
+@polyk.op
+def matrix_and_transpose(A: f64[N, N], x1: f64[N], x2: f64[N], y1: f64[N], y2: f64[N]):
+    """mvt: x1 = A y1 reads A by rows, x2 = A^T y2 by columns, in two nests."""
+    for i in range(N):
+        for j in range(N):
+            x1[i] += A[i, j] * y1[j]
+    for i in range(N):
+        for j in range(N):
+            x2[i] += A[j, i] * y2[j]
+
+
+def test_one_to_one_reads_are_found_and_vectors_are_not():
+    from polyk.schedule.pluto import one_to_one_reads
+    found = one_to_one_reads(two_streams.scop())
+    assert [(s, t) for s, t, _ in found] == [("S0", "S1")]      # A; the vectors: one each
+    rel = found[0][2]
+    assert rel.is_equal(isl.Map("[N, M] -> { S0[i, j] -> S1[i, j] : 0 <= i < N and "
+                                "0 <= j < M }").intersect_params(rel.params()))
+    # mvt's A by rows and by columns: the transpose pairs them
+    (s, t, rel), = one_to_one_reads(matrix_and_transpose.scop())
+    assert rel.is_equal(isl.Map("[N] -> { S0[i, j] -> S1[j, i] : 0 <= i < N and "
+                                "0 <= j < N }").intersect_params(rel.params()))
+    # gesummv: x[j] is read by both products for every i (many-to-many), A and B by one
+    # statement each, tmp[i] and y[i] once per i by one side and per (i, j) by the other
+    assert one_to_one_reads(LIBRARY["gesummv"].op.scop()) == []
+
+
+def test_rar_fuses_two_streams_of_one_matrix_with_matching_loops():
+    """Without read-after-read pairs the two independent statements are scheduled apart in
+    one band, s by (j, i) (A by columns) and q by (i, j); with them both get (i, j), one
+    pass over A, and the band (i, j) carries both reductions (a wavefront when tiled)."""
+    apart = gen(two_streams, rar=False).schedule.pluto
+    assert [h for h, _ in hyperplanes(apart, "S0")] != \
+        [h for h, _ in hyperplanes(apart, "S1")]
+    k = gen(two_streams)
+    res = k.schedule.pluto
+    assert [h for h, _ in hyperplanes(res, "S0")] == [(1, 0), (0, 1)]
+    assert [h for h, _ in hyperplanes(res, "S1")] == [(1, 0), (0, 1)]
+    check_schedule(k.scop, k.schedule)
+
+
+def test_rar_aligns_a_matrix_read_by_rows_with_its_transpose():
+    k = gen(matrix_and_transpose)
+    res = k.schedule.pluto
+    assert [h for h, _ in hyperplanes(res, "S0")] == [(1, 0), (0, 1)]
+    assert [h for h, _ in hyperplanes(res, "S1")] == [(0, 1), (1, 0)]   # S1's (j, i)
+    check_schedule(k.scop, k.schedule)
+    x = gen(matrix_and_transpose, rar=False).schedule.pluto
+    assert [h for h, _ in hyperplanes(x, "S1")] == [(1, 0), (0, 1)]
+
+
+def test_rar_changes_no_dependence_and_is_validated():
+    with pytest.raises(polyk.OptionsError, match="rar must be True or False"):
+        polyk.generate(two_streams, rar="yes", compile=False)
+
+
 def test_distribution_needed_for_legality():
     """No fused loop is legal for ``normalise_cumsum``; Pluto cuts before any hyperplane,
     even with fuse="max", and the result is legal."""

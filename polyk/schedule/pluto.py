@@ -8,7 +8,10 @@ One hyperplane at a time, for every statement S an affine function
     phi_T(t) - phi_S(s) >= 0                      (legality)
     u . n + w >= phi_T(t) - phi_S(s)              (bounding: small reuse distances)
 
-linearised with Farkas' lemma (farkas.py). Coefficients may be negative (loop reversal,
+linearised with Farkas' lemma (farkas.py). With ``rar``, read-after-read pairs between two
+statements that read the same elements one-to-one (``one_to_one_reads``) add bounding
+constraints in both directions and no legality (Pluto's ``--rar``, restricted): statements
+that stream the same array are fused with matching loops instead of arbitrary ones. Coefficients may be negative (loop reversal,
 backward skews, diamond faces): they lie in [-B, B], and non-triviality and linear
 independence from the hyperplanes already found are encoded with binary decision
 variables. Hyperplanes found in one go form a permutable band; when no further hyperplane
@@ -88,7 +91,7 @@ class Pluto:
     """The scheduler's state: statements, dependence pieces, rows found so far."""
 
     def __init__(self, scop, dep_maps, *, fuse="smart", coef_bound=4, shift_bound=64,
-                 deadline=None, parallel_first=False):
+                 deadline=None, parallel_first=False, rar=()):
         self.scop = scop
         self.fuse = fuse
         self.B = coef_bound
@@ -103,6 +106,7 @@ class Pluto:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.deps = self._pieces(dep_maps)
+        self.rar = [d for src, dst, m in rar for d in self._input_pieces(src, dst, m)]
 
     # ------------------------------------------------------------ set-up
     def _pieces(self, dep_maps) -> list[Dep]:
@@ -134,6 +138,24 @@ class Pluto:
                         d = Dep(kind, src, dst, bm)
                         self._linearise(d)
                         out.append(d)
+        return out
+
+    def _input_pieces(self, src, dst, m: isl.Map) -> list[Dep]:
+        """Bounding constraints of a read-after-read relation, both ways: its reuse
+        distance |phi_T(t) - phi_S(s)| is at most u . n + w. No legality: reads commute."""
+        pieces = []
+        m.intersect_params(self.scop.context).foreach_basic_map(pieces.append)
+        out = []
+        for bm in pieces:
+            if bm.is_empty():
+                continue
+            d = Dep("input", src, dst, bm)
+            self._linearise(d)
+            forward = d.bounding
+            back = Dep("input", dst, src, bm.reverse())
+            self._linearise(back)
+            d.legality, d.bounding = [], forward + back.bounding
+            out.append(d)
         return out
 
     def _cvar(self, s, k):
@@ -187,6 +209,9 @@ class Pluto:
         Statements that no active dependence connects are independent, so each connected
         component gets its own (much smaller) ILP, with its own bound (u, w)."""
         coeffs, consts = {}, {}
+        if not parallel and self.rar:
+            part = self._partition()
+            active = active + [d for d in self.rar if part[d.src] == part[d.dst]]
         for comp in self._components(active):
             deps = [d for d in active if d.src in comp]
             needs = [s for s in comp if not self.full_rank(s)]
@@ -494,12 +519,40 @@ def _carried_at(n: int, k: int, decl: str) -> isl.Map:
     return isl.Map(f"{decl} {{ [{', '.join(a)}] -> [{', '.join(b)}] : {' and '.join(cons)} }}")
 
 
+def one_to_one_reads(scop) -> list[tuple[str, str, isl.Map]]:
+    """(S, T, relation) for each two statements S before T that read the same elements of
+    an array one-to-one: S[s] -> T[t] reading one element, single-valued and injective (a
+    matrix that two statements each stream once). Many-to-many reuse (a vector read across
+    a whole loop of the other statement) is left out: bounding it would favour loops that
+    keep the vector's element fixed over parallel ones."""
+    per = {}
+    maps = []
+    scop.reads().foreach_map(maps.append)
+    for m in maps:
+        array = m.get_tuple_name(isl.dim_type.out)
+        if array in scop.arrays and scop.arrays[array].shape:
+            per.setdefault(array, []).append(m)
+    order = {s.name: k for k, s in enumerate(scop.statements)}
+    out = []
+    for array, ms in per.items():
+        ms.sort(key=lambda m: order[m.get_tuple_name(isl.dim_type.in_)])
+        for a in range(len(ms)):
+            for b in range(a + 1, len(ms)):
+                rel = ms[a].apply_range(ms[b].reverse())
+                if not rel.is_empty() and rel.is_single_valued() and rel.is_injective():
+                    out.append((ms[a].get_tuple_name(isl.dim_type.in_),
+                                ms[b].get_tuple_name(isl.dim_type.in_), rel))
+    return out
+
+
 def pluto_schedule(scop, deps, *, fuse="smart", coef_bound=4, timeout=60.0,
-                   private=(), parallel_first=False) -> PlutoResult:
-    """Run Pluto on the flow, anti and output dependences of ``scop``."""
+                   private=(), parallel_first=False, rar=False) -> PlutoResult:
+    """Run Pluto on the flow, anti and output dependences of ``scop`` (and, with ``rar``,
+    the one-to-one read-after-read pairs, for locality only)."""
     kinds = [("flow", deps.flow), ("anti", deps.anti), ("output", deps.output)]
     p = Pluto(scop, kinds, fuse=fuse, coef_bound=coef_bound,
-              deadline=time.perf_counter() + timeout, parallel_first=parallel_first)
+              deadline=time.perf_counter() + timeout, parallel_first=parallel_first,
+              rar=one_to_one_reads(scop) if rar else ())
     res = p.run()
     log.debug("pluto on %s: %d rows in %.2f s", scop.name, len(res.rows), res.seconds)
     return res
