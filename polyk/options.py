@@ -20,7 +20,11 @@ class Options:
                  the thread count follows OMP_NUM_THREADS)
     scheduler    "pluto" (polyk's Pluto+), "isl" (isl's scheduler) or "identity" (the loop
                  nest as written)
-    fuse         fusion policy of "pluto" and "isl": "smart" (default), "max", "none"
+    fuse         fusion policy of "pluto" and "isl": "smart" (default), "max", "none".
+                 Smart (Pluto): SCCs of different depth are distributed; consecutive
+                 SCCs are fused only where that keeps each part's tiled band and
+                 parallel loop and the reuse distance does not grow with the problem size
+                 (polyk.explain names the cut and why)
     wavefront    skew the outermost band into a wavefront when it has no parallel loop
                  (pipelined parallelism); None (default): only a tiled band, for OpenMP
     tile         tiling of permutable bands of two or more members: False (default), True

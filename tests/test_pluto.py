@@ -450,6 +450,71 @@ def test_rar_changes_no_dependence_and_is_validated():
         polyk.generate(two_streams, rar="yes", compile=False)
 
 
+def _inner_bands(k, stmt) -> list:
+    """The band nodes below the outermost one whose domain holds ``stmt``."""
+    return [b for b in bands(k.schedule.tree)[1:] if stmt in stmt_names(b.get_domain())]
+
+
+def test_smart_fusion_distributes_adi_sweeps_for_parallel_loops():
+    """adi's column and row sweeps fuse under t only as -i and i: dependences between them
+    span a distance that grows with N, so the fused loop is sequential and buys no reuse.
+    Smart fusion distributes them (the note says why) and each sweep's i loop is parallel;
+    max fusion keeps the fused sequential loop."""
+    recurrences = ("S16", "S17", "S19", "S23", "S24", "S26")     # the j recurrences
+    k = gen(LIBRARY["adi"].op)
+    assert any("reuse distance grows with the problem size" in n for n in k.schedule.notes)
+    for s in recurrences:
+        inner = _inner_bands(k, s)
+        assert inner, s
+        assert member_affs(inner[0], 0)[s][0] == (0, 1, 0), s       # i, below t
+        assert coincident(inner[0])[0], f"{s}: i loop not parallel\n{k.schedule}"
+    check_schedule(k.scop, k.schedule)
+    assert_bands_permutable(k)
+    fused = gen(LIBRARY["adi"].op, fuse="max").schedule.pluto
+    assert hyperplanes(fused, "S16")[1][0] == (0, -1, 0)
+    assert hyperplanes(fused, "S23")[1][0] == (0, 1, 0)
+
+
+@polyk.op
+def forward_forward_backward(A: f64[N, N], B: f64[N, N], C: f64[N, N]):
+    """Three recurrences along j under a parallel i: two forward, the last backward, so
+    the three have no common hyperplane but the first two share j."""
+    for i in range(N):
+        for j in range(1, N):
+            A[i, j] = 0.5 * A[i, j - 1] + C[i, j]
+        for j in range(1, N):
+            B[i, j] = 0.5 * B[i, j - 1] + A[i, j]
+        for j in reversed(range(N - 1)):
+            C[i, j] = 0.5 * C[i, j + 1] + B[i, j]
+
+
+def test_smart_fusion_joins_innermost_recurrences_and_keeps_tiled_bands():
+    """Where the SCCs have no common hyperplane, smart fusion keeps consecutive ones that
+    share their innermost loop together (the two forward recurrences: one j loop) instead
+    of distributing all three. gramschmidt's R = Q^T A (S5) and A -= Q R (S6) could share
+    j too, but only at the cost of each nest's two-deep band, so they stay apart."""
+    k = gen(forward_forward_backward)
+    res = k.schedule.pluto
+    assert [h for h, _ in hyperplanes(res, "S0")] == [(1, 0), (0, 1)]
+    assert [h for h, _ in hyperplanes(res, "S1")] == [(1, 0), (0, 1)]
+    assert [h for h, _ in hyperplanes(res, "S2")] == [(1, 0), (0, -1)]
+    cut = next(r for r in res.rows if r.kind == "scalar")
+    assert cut.consts["S0"] == cut.consts["S1"] != cut.consts["S2"]
+    assert "innermost loops share one" in cut.reason
+    (shared,) = [b for b in _inner_bands(k, "S0") if "S1" in stmt_names(b.get_domain())]
+    assert member_affs(shared, 0) == {"S0": ((0, 1), 0), "S1": ((0, 1), 0)}
+    check_schedule(k.scop, k.schedule)
+    apart = gen(forward_forward_backward, fuse="none").schedule.pluto
+    assert any(r.consts["S0"] != r.consts["S1"] for r in apart.rows if r.kind == "scalar")
+    g = gen(LIBRARY["gramschmidt"].op)
+    for s in ("S5", "S6"):
+        (band,) = [b for b in _inner_bands(g, s) if b.band_n_member() == 2]
+        assert stmt_names(band.get_domain()) == {s}
+        assert band.band_get_permutable()
+    check_schedule(g.scop, g.schedule)
+    assert_bands_permutable(g)
+
+
 def test_distribution_needed_for_legality():
     """No fused loop is legal for ``normalise_cumsum``; Pluto cuts before any hyperplane,
     even with fuse="max", and the result is legal."""

@@ -105,6 +105,7 @@ class Pluto:
         self.params = list(scop.params)
         self.rows: list[Row] = []
         self.notes: list[str] = []
+        self.parametric = False           # the last hyperplane found needed u > 0
         self.deps = self._pieces(dep_maps)
         self.rar = [d for src, dst, m in rar for d in self._input_pieces(src, dst, m)]
 
@@ -209,9 +210,8 @@ class Pluto:
         Statements that no active dependence connects are independent, so each connected
         component gets its own (much smaller) ILP, with its own bound (u, w)."""
         coeffs, consts = {}, {}
-        if not parallel and self.rar:
-            part = self._partition()
-            active = active + [d for d in self.rar if part[d.src] == part[d.dst]]
+        self.parametric = False
+        active = active if parallel else active + self._rar_together()
         for comp in self._components(active):
             deps = [d for d in active if d.src in comp]
             needs = [s for s in comp if not self.full_rank(s)]
@@ -227,6 +227,75 @@ class Pluto:
                                   for k in range(self.dim[s]))
                 consts[s] = sol[f"c0_{s}"]
         return Row("loop", -1, coeffs, consts)
+
+    def _rar_together(self) -> list[Dep]:
+        """The read-after-read pieces between statements no cut has separated."""
+        if not self.rar:
+            return []
+        part = self._partition()
+        return [d for d in self.rar if part[d.src] == part[d.dst]]
+
+    def _reuse_bound(self, group: list[str], active: list[Dep]) -> int | None:
+        """The parametric part (sum of u) of the best hyperplane for the statements of
+        ``group`` together, None if they have no common hyperplane."""
+        members = set(group)
+        deps = [d for d in active + self._rar_together()
+                if d.src in members and d.dst in members]
+        needs = [s for s in group if not self.full_rank(s)]
+        sol = self._solve_ilp(group, deps, needs)
+        return None if sol is None else sum(sol[f"u_{p}"] for p in self.params)
+
+    def _has_parallel(self, group: list[str], active: list[Dep]) -> bool:
+        """Whether the statements of ``group`` have a common hyperplane that no active
+        dependence among them crosses (a parallel loop)."""
+        members = set(group)
+        deps = [d for d in active if d.src in members and d.dst in members]
+        needs = [s for s in group if not self.full_rank(s)]
+        return self._solve_ilp(group, deps, needs, parallel=True) is not None
+
+    def typed_groups(self, active: list[Dep]) -> list[list[str]]:
+        """Smart fusion's grouping of the SCCs (in a topological order): consecutive SCCs
+        are fused greedily where fusing
+
+        - joins innermost loops only (each statement has at most one dimension left), so
+          no part loses the tiled band it has on its own (gramschmidt's two j-i nests);
+        - keeps the parametric part of the reuse distance (sum of u) no larger than the
+          parts' own: a fused loop whose dependences span a distance that grows with the
+          problem size gives no reuse (adi's two sweeps, fused with t);
+        - loses no parallel loop that a part had.
+        """
+        bounds: dict[tuple, int | None] = {}
+        parallel: dict[tuple, bool] = {}
+
+        def bound(group):
+            if tuple(group) not in bounds:
+                bounds[tuple(group)] = self._reuse_bound(group, active)
+            return bounds[tuple(group)]
+
+        def has_parallel(group):
+            if tuple(group) not in parallel:
+                parallel[tuple(group)] = self._has_parallel(group, active)
+            return parallel[tuple(group)]
+
+        def fuses_well(cur, scc):
+            group = cur + scc
+            if any(self.dim[s] - self.rank(s) > 1 for s in group):
+                return False
+            if has_parallel(group):          # so its reuse distance is constant too
+                return True
+            if has_parallel(cur) or has_parallel(scc):
+                return False
+            both = bound(group)
+            return both is not None and \
+                both <= max(x for x in (bound(cur), bound(scc), 0) if x is not None)
+
+        groups: list[list[str]] = []
+        for scc in self.sccs(active):
+            if groups and fuses_well(groups[-1], list(scc)):
+                groups[-1] = groups[-1] + list(scc)
+            else:
+                groups.append(list(scc))
+        return groups
 
     def _components(self, active: list[Dep]) -> list[list[str]]:
         parent = {s: s for s in self.stmts}
@@ -247,6 +316,12 @@ class Pluto:
     def _solve(self, comp, deps, needs, parallel=False) -> dict | None:
         """One component's ILP; ``parallel`` fixes the bound (u, w) to 0, which makes the
         bounding constraints say that no active dependence has a non-zero distance."""
+        sol = self._solve_ilp(comp, deps, needs, parallel)
+        if sol is not None and any(sol[f"u_{p}"] for p in self.params):
+            self.parametric = True
+        return sol
+
+    def _solve_ilp(self, comp, deps, needs, parallel=False) -> dict | None:
         ilp = ILP()
         for p in self.params:
             ilp.var(f"u_{p}", 0, 0 if parallel else None)
@@ -464,6 +539,11 @@ class Pluto:
                         continue
                 if row is None:
                     row = self.find_hyperplane(active)
+                    if row is not None and self.parametric and self.fuse == "smart" and \
+                            self.cut(self.typed_groups(active), "smart fusion: fused, the "
+                                     "reuse distance grows with the problem size"):
+                        active = self.unsatisfied()
+                        continue
             if row is not None:
                 row.band = band
                 self.rows.append(row)
@@ -476,6 +556,13 @@ class Pluto:
                 active = self.unsatisfied()
                 continue
             comps = self.sccs(active)
+            if self.fuse == "smart":
+                groups = self.typed_groups(active)
+                if 1 < len(groups) < len(comps) and self.cut(
+                        groups, "no common hyperplane: distribute, fusing consecutive SCCs "
+                        "whose innermost loops share one"):
+                    active = self.unsatisfied()
+                    continue
             if not self.cut(comps, "no common hyperplane: distribute the SCCs"):
                 self.complete_in_original_order(active, band)
                 break
