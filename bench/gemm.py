@@ -9,6 +9,10 @@ set to the same number of threads, timed in interleaved rounds (one run of each 
 round; median of ``--repeat`` rounds) so that the noise of a shared machine falls on both.
 GFLOP/s count 2*NI*NJ*NK. The ratio column is polyk / NumPy time-for-time.
 
+OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) after each call, long enough to
+take a core from the polyk run that follows; OPENBLAS_THREAD_TIMEOUT=4 (its minimum) is set
+before NumPy loads so they sleep at once (libgomp's idle threads spin far shorter).
+
 Variants: "default" (tile=True and every other option at its default), "tuned" (the
 --tile sizes), "no-pack" and "no-regtile" (ablation: tuned without packing / without
 register tiling).
@@ -24,7 +28,9 @@ import statistics
 import sys
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 

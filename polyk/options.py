@@ -214,23 +214,26 @@ class Options:
             return dataclasses.replace(options, **kw)
         return cls(**kw)
 
-    def tile_sizes(self, band: int, n: int):
-        """Tile sizes of band ``band`` (``n`` members), or None to leave it untiled."""
+    def tile_sizes(self, band: int, n: int, default: tuple[int, ...] | None = None):
+        """Tile sizes of band ``band`` (``n`` members), or None to leave it untiled.
+        ``default``: the sizes for members the option leaves open (None: square tiles
+        from the L1 size)."""
         from .tiling.rectangular import default_sizes
         if not self.tile:
             return None
+        default = tuple(default) if default is not None else default_sizes(n)
         if self.tile is True:
-            return default_sizes(n)
+            return default
         if isinstance(self.tile, dict):
             given = self.tile.get(band)
             if given is None:
                 return None
         else:
             if band != 0:
-                return default_sizes(n)
+                return default
             given = self.tile
         given = tuple(given)[:n]
-        return given + default_sizes(n)[len(given):]
+        return given + default[len(given):]
 
     def l2_factors(self, band: int, n: int):
         if not self.l2_tile:

@@ -27,7 +27,7 @@ from .tiling.intratile import reorder_bands
 from .tiling.packing import insert_pack_marks
 from .tiling.rectangular import tile_bands
 from .tiling.separation import separate_full_tiles
-from .tiling.unroll_jam import register_tile
+from .tiling.unroll_jam import register_block_tile_sizes, register_tile
 from .tiling.vector import insert_simd_marks
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,21 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
     tiled = False
     if options.tile:
         untiled = tree
+
+        def sizes_of(b, n, node=None):
+            auto = None
+            if node is not None and options.unroll_jam is not False:
+                auto = register_block_tile_sizes(scop, node, options.unroll_jam,
+                                                 vector_bytes(options))
+            return options.tile_sizes(b, n, auto)
+
         if options.diamond:
             tree, tile_notes = diamond_tile_bands(
-                tree, scop, deps.all(), options.tile_sizes, options.l2_factors,
+                tree, scop, deps.all(), sizes_of, options.l2_factors,
                 required=options.diamond is True, coef_bound=options.coef_bound,
                 default_sizes_=options.tile is True, broken=broken)
         else:
-            tree, tile_notes = tile_bands(tree, options.tile_sizes, options.l2_factors,
-                                          broken)
+            tree, tile_notes = tile_bands(tree, sizes_of, options.l2_factors, broken)
         tiled = tree is not untiled        # notes may only say why a band was not tiled
         notes.extend(tile_notes)
         tree = mark_coincident(tree, always, scalars)

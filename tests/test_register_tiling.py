@@ -115,6 +115,40 @@ def test_declines_without_a_reduction_loop():
     assert "vector_size" not in k.source
 
 
+def _tile_note(k, band):
+    (note,) = [n for n in k.schedule.notes if n.startswith(f"b{band} tiled ")]
+    return tuple(int(x) for x in note.split()[2].split("x"))
+
+
+@pytest.mark.parametrize("op,elem", [(LIBRARY["gemm"].op, 8), (gemm32, 4)])
+def test_default_tiles_of_a_register_blocked_band_follow_the_caches(op, elem):
+    """tile=True on gemm's (i, k, j) band: k so that a register block's strip of B
+    (kc x fv) fills two thirds of L1, j so that kc x nc fills a quarter of L2, i so that
+    mc x kc fills an eighth of L2 but at most 16 register blocks; the C *= beta band (no
+    reduction member) keeps square tiles. A tile size given for a member wins."""
+    from polyk.codegen.jit import native_vector_bytes
+    from polyk.tiling.rectangular import cache_sizes, default_sizes
+    l1, l2 = cache_sizes()["L1"], cache_sizes()["L2"]
+    fv = 4 * native_vector_bytes() // elem
+
+    def pow2(x):
+        return 1 << (x.bit_length() - 1)
+
+    kc = max(8, pow2(l1 * 2 // 3 // (fv * elem)))
+    want = (max(4, min(64, pow2(l2 // 8 // (kc * elem)))), kc,
+            max(fv, pow2(l2 // 4 // (kc * elem))))
+    k = polyk.generate(op, tile=True, compile=False)
+    assert _tile_note(k, 1) == want
+    assert _tile_note(k, 0) == default_sizes(2)
+    assert any(f"register tile 4x{fv}" in n for n in k.schedule.notes)
+    # a tile size given for the first member; the others still from the model
+    k = polyk.generate(op, tile={1: (16,)}, compile=False)
+    assert _tile_note(k, 1) == (16,) + want[1:]
+    # without register blocks, square tiles
+    k = polyk.generate(op, tile=True, unroll_jam=False, compile=False)
+    assert _tile_note(k, 1) == default_sizes(3)
+
+
 # ------------------------------------------------------------------ options
 
 def test_factor_larger_than_tile_refused_by_options():

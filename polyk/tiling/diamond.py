@@ -371,8 +371,10 @@ def diamond_tile_bands(sched: isl.Schedule, scop, deps: isl.UnionMap, sizes_of, 
         raise ScheduleError("diamond=True, but no band of this schedule can be diamond-tiled: "
                             + ("; ".join(why) or "no permutable band of two or more loops "
                                "is tiled") + " (use diamond='auto' or False)")
-    sched, notes = tile_bands(sched, lambda b, n: None if b in plans else sizes_of(b, n),
-                              l2_of, broken)
+    def rectangular(b, n, node=None):
+        return None if b in plans else sizes_of(b, n, node)
+
+    sched, notes = tile_bands(sched, rectangular, l2_of, broken)
     # the bands left untiled keep their paths: none of them lies under another band
     applied = 0
     for b, (path, plan) in sorted(plans.items()):

@@ -23,25 +23,28 @@ DEFAULT_TILE = 32
 
 
 @functools.lru_cache(maxsize=None)
-def cache_sizes() -> dict:
+def cache_sizes(base: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
     """Data cache sizes in bytes from sysfs (L1d, L2); defaults where unreadable. L3 is not
     read: virtual machines report nonsense there."""
     out = {"L1": 32 * 1024, "L2": 1024 * 1024}
-    base = "/sys/devices/system/cpu/cpu0/cache"
     try:
-        for idx in os.listdir(base):
-            d = os.path.join(base, idx)
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return out
+    for idx in entries:
+        if not idx.startswith("index"):         # e.g. "uevent", a file
+            continue
+        d = os.path.join(base, idx)
+        try:
             level = open(os.path.join(d, "level")).read().strip()
             kind = open(os.path.join(d, "type")).read().strip()
             size = open(os.path.join(d, "size")).read().strip()
-            if kind == "Instruction":
-                continue
             mult = 1024 if size.endswith("K") else 1024 * 1024 if size.endswith("M") else 1
             value = int(size.rstrip("KM")) * mult
-            if level in ("1", "2"):
-                out[f"L{level}"] = value
-    except (OSError, ValueError):
-        pass
+        except (OSError, ValueError):
+            continue
+        if kind != "Instruction" and level in ("1", "2"):
+            out[f"L{level}"] = value
     return out
 
 
@@ -58,7 +61,8 @@ def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None,
                broken=None) -> tuple[isl.Schedule, list[str]]:
     """Tile every permutable band of two or more members.
 
-    ``sizes_of(band_id, n_members)`` gives the tile sizes (None: leave the band alone);
+    ``sizes_of(band_id, n_members, band_node)`` gives the tile sizes (None: leave the
+    band alone);
     ``l2_of(band_id, n_members)`` the number of L1 tiles per L2 tile (None: one level);
     ``broken(schedule)``: why a tiled schedule is wrong, or None (a band permutable only
     because private scalars' dependences were dropped may interleave a scalar's uses when
@@ -71,7 +75,7 @@ def tile_bands(sched: isl.Schedule, sizes_of, l2_of=None,
         n = node.band_n_member()
         if n < 2 or not node.band_get_permutable():
             continue
-        sizes = sizes_of(b, n)
+        sizes = sizes_of(b, n, node)
         if not sizes:
             continue
         factors = l2_of(b, n) if l2_of is not None else None
