@@ -226,6 +226,20 @@ def test_parallel_marks_on_matmul_loops():
     check_schedule(scop, mark_band(kij, 0, 1))
 
 
+def test_every_depth_of_a_parallel_mark_is_checked():
+    """A mark may name deeper parallel members of its band, which take the pragma where
+    the first is a single value (the partial tile at an edge): each is checked."""
+    from polyk.schedule.schedule import parallel_mark, parallel_mark_depths
+    assert parallel_mark_depths(parallel_mark(0, (1,))) == [0, 1]
+    scop = matmul.scop()
+    flat = flat_schedule(scop, "[N, M] -> { S0[i, j, k] -> [i, j, k] }")
+    band = bands(flat)[0]
+    check_schedule(scop, band.insert_mark(isl.Id(parallel_mark(0, (1,)))).get_schedule())
+    msg = refused(scop, band.insert_mark(isl.Id(parallel_mark(0, (2,)))).get_schedule(),
+                  "S0")
+    assert "carries the dependence" in msg
+
+
 def test_parallel_mark_on_a_skewed_diagonal_loop():
     scop = diagonal.scop()
     # (i, j): j is parallel inside i (the dependence is carried by i)

@@ -4,6 +4,7 @@ untransformed ones compute, under a seeded sample of option combinations."""
 from __future__ import annotations
 
 import random
+import re
 
 import islpy as isl
 import numpy as np
@@ -45,6 +46,71 @@ def test_tiled_gemm_has_tile_loops_outside_point_loops():
     assert "+= 16)" in src or "+= 16\n" in src or "c0 += 16" in src
 
 
+def test_partial_tile_row_runs_its_tile_columns_in_parallel():
+    """gemm's tile band (i, k, j) is parallel along i and j. Where NI is not a multiple of
+    the i tile, the last tile row is a single i tile: its loop is a single value, and the
+    pragma goes to the j tile loop instead of leaving that row to one thread."""
+    import re
+    op = LIBRARY["gemm"].op
+    k = polyk.generate(op, target="openmp", tile={"b1": (16, 8, 8)}, unroll_jam=False,
+                       pack=False, fp_contract=False)
+    src = k.source
+    assert re.search(r"for \(int64_t c1 = [^\n]*\n\s*\{\s*#pragma omp parallel for[^\n]*\n"
+                     r"\s*for \(int64_t c2 ", src), src
+    sizes = {"NI": 37, "NJ": 45, "NK": 29}        # 37 = 2 * 16 + 5: a partial tile row
+    inp = op.make_inputs(sizes, seed=4)
+    base = polyk.generate(op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got)
+    np.testing.assert_array_equal(got["C"], want["C"])
+
+
+_FOR = re.compile(r"\s*for \(int64_t (c\d+) = ([^;]*); ([^;]*); [^)]*\)")
+
+
+@pytest.mark.parametrize("name", ["conv2d", "gemm", "syrk", "trmm", "lu", "jacobi-2d"])
+def test_collapsed_parallel_loops_are_rectangular(name):
+    """``collapse(k)`` covers k perfectly nested loops whose bounds do not use one another
+    (OpenMP computes the trip count up front): checked on the printed source. conv2d's
+    batch of 8 images is one tile of 32, so its tile loops are collapsed: both threads
+    get work."""
+    k = polyk.generate(LIBRARY[name].op, target="openmp", tile=True, compile=False)
+    lines = k.source.splitlines()
+    found = 0
+    for i, line in enumerate(lines):
+        m = re.search(r"collapse\((\d+)\)", line)
+        if not m:
+            continue
+        found += 1
+        its = []
+        for line2 in [ln for ln in lines[i + 1:] if ln.strip() != "{"][:int(m.group(1))]:
+            f = _FOR.match(line2)
+            assert f, (name, line2)
+            it, init, cond = f.groups()
+            assert not any(re.search(rf"\b{v}\b", init + cond) for v in its), (name, line2)
+            its.append(it)
+    if name == "conv2d":
+        assert found
+
+
+def test_collapsed_conv2d_bitwise_equal():
+    spec = LIBRARY["conv2d"]
+    op = spec.op
+    k = polyk.generate(op, target="openmp", tile=True, fp_contract=False)
+    assert "collapse(" in k.source
+    inp = op.make_inputs(spec.sizes["test"], seed=2)
+    base = polyk.generate(op, scheduler="identity", fp_contract=False)
+    want = copy_args(inp)
+    base(**want)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        k(**got)
+    np.testing.assert_array_equal(got["out"], want["out"])
+
+
 @pytest.mark.parametrize("name", ["trisolv", "durbin", "gemm"])
 def test_only_bands_of_two_or_more_members_are_tiled(name):
     k = polyk.generate(LIBRARY[name].op, tile=True, simd=False, compile=False)
@@ -83,9 +149,22 @@ def test_tiled_cholesky_openmp_is_race_free():
         np.testing.assert_array_equal(got["A"], want["A"])
 
 
-def test_cache_sizes_are_read_not_guessed():
+def test_cache_sizes_are_read_not_guessed(tmp_path):
     sizes = cache_sizes()
     assert sizes["L1"] >= 16 * 1024 and sizes["L2"] >= sizes["L1"]
+    # sysfs's cache folder also holds a file ("uevent"); the instruction cache is skipped
+    for idx, (level, kind, size) in enumerate([("1", "Data", "48K"),
+                                               ("1", "Instruction", "32K"),
+                                               ("2", "Unified", "2048K"),
+                                               ("3", "Unified", "32768K")]):
+        d = tmp_path / f"index{idx}"
+        d.mkdir()
+        (d / "level").write_text(level + "\n")
+        (d / "type").write_text(kind + "\n")
+        (d / "size").write_text(size + "\n")
+    (tmp_path / "uevent").write_text("")
+    assert cache_sizes(str(tmp_path)) == {"L1": 48 * 1024, "L2": 2048 * 1024}
+    assert cache_sizes(str(tmp_path / "missing")) == {"L1": 32 * 1024, "L2": 1024 * 1024}
 
 
 @pytest.mark.parametrize("bad", [0, -3, (4, 0), "big", {"x": (4,)}, {0: True}])

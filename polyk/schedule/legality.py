@@ -20,7 +20,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import ScheduleError
-from .schedule import parallel_mark_depth, simd_mark_depth
+from .schedule import parallel_mark_depths, simd_mark_depth
 
 _SCALAR_KINDS = ("local", "scalar_arg")
 
@@ -185,19 +185,20 @@ def _check_parallel_marks(scop, tree, arrays, scalars):
         if node.get_type() != isl.schedule_node_type.mark:
             return True
         name = node.mark_get_id().get_name()
-        if parallel_mark_depth(name) is not None:
-            kind, depth = "parallel", parallel_mark_depth(name)
+        if parallel_mark_depths(name) is not None:
+            kind, depths = "parallel", parallel_mark_depths(name)
         elif simd_mark_depth(name) is not None:
-            kind, depth = "simd", simd_mark_depth(name)
+            kind, depths = "simd", [simd_mark_depth(name)]
         else:
             return True
-        band, j = _marked_member(node, depth)
-        if band is None:
-            problems.append(f"a {kind} mark that is not above a loop")
-            return True
-        err = _loop_problem(scop, band, conflicts, flows, kind, j)
-        if err:
-            problems.append(err)
+        for depth in depths:
+            band, j = _marked_member(node, depth)
+            if band is None:
+                problems.append(f"a {kind} mark that is not above a loop")
+                return True
+            err = _loop_problem(scop, band, conflicts, flows, kind, j)
+            if err:
+                problems.append(err)
         return True
 
     tree.get_root().foreach_descendant_top_down(visit)

@@ -134,8 +134,12 @@ def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
         # the mark names the schedule depth of the parallel member; it sits above the whole
         # band, which stays in one piece: splitting the band so the mark could sit right
         # above the parallel member made isl's AST generation drop instances (fuzz seed
-        # 1059) and take minutes on wavefronts of rectangular stencil tiles
-        return node.insert_mark(isl.Id(parallel_mark(node.get_schedule_depth() + first)))
+        # 1059) and take minutes on wavefronts of rectangular stencil tiles. The band's
+        # deeper parallel members follow, for where the first is a single value.
+        depth = node.get_schedule_depth()
+        more = [depth + j for j in range(first + 1, n) if node.band_member_get_coincident(j)
+                and _loops_from(node, j) >= MIN_NESTED_PARALLEL_DEPTH]
+        return node.insert_mark(isl.Id(parallel_mark(depth + first, more)))
     return sched.map_schedule_node_bottom_up(visit)
 
 

@@ -13,16 +13,28 @@ import islpy as isl
 PARALLEL_MARK = "polyk_omp_parallel"
 
 
-def parallel_mark(depth: int) -> str:
-    return f"{PARALLEL_MARK}@{depth}"
+# Further depths after the first ("polyk_omp_parallel@0,2") name deeper parallel members of
+# the same band, which take the pragma where the loop of the first is a single value (the
+# partial tile at the edge of a tiled band: one tile row, whose tile columns are parallel).
+
+
+def parallel_mark(depth: int, fallbacks=()) -> str:
+    return f"{PARALLEL_MARK}@" + ",".join(str(d) for d in (depth, *fallbacks))
+
+
+def parallel_mark_depths(name: str) -> list[int] | None:
+    """The schedule depths a parallel mark names, first the loop that gets the pragma
+    ([-1] for a bare mark, which the checker checks and the printer ignores), or None for
+    another mark."""
+    if name.startswith(PARALLEL_MARK + "@"):
+        return [int(d) for d in name.split("@", 1)[1].split(",")]
+    return [-1] if name == PARALLEL_MARK else None
 
 
 def parallel_mark_depth(name: str) -> int | None:
-    """The schedule depth a parallel mark names (-1 for a bare mark, which the checker
-    checks and the printer ignores), or None for another mark."""
-    if name.startswith(PARALLEL_MARK + "@"):
-        return int(name.split("@", 1)[1])
-    return -1 if name == PARALLEL_MARK else None
+    """The first schedule depth a parallel mark names (see parallel_mark_depths)."""
+    depths = parallel_mark_depths(name)
+    return None if depths is None else depths[0]
 # The mark above a one-member band whose loop the C printer marks ``#pragma omp simd`` (or
 # ``#pragma GCC ivdep``): the innermost loop of a tile, parallel, with stride-1 or invariant
 # accesses. The checker treats it as a parallel mark ("polyk_simd@3").

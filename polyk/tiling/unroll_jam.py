@@ -32,7 +32,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import OptionsError
-from ..schedule.schedule import POINT_MARK, parallel_mark_depth
+from ..schedule.schedule import POINT_MARK, parallel_mark_depths
 from .rectangular import cache_sizes, default_sizes
 from .separation import full_tiles, isolate_option
 
@@ -230,19 +230,19 @@ def register_tile(sched: isl.Schedule, scop, option,
 
 
 def _marks_survive(names, band, r) -> bool:
-    """A parallel mark between the point mark and the band names a schedule depth; after
-    the split that depth holds member ``order_a[depth - band depth]``, which must still be
+    """A parallel mark between the point mark and the band names schedule depths; after
+    the split each depth holds member ``order_a[depth - band depth]``, which must still be
     parallel (the checker would refuse it otherwise)."""
     n = band.band_n_member()
     order_a = [j for j in range(n) if j != r] + [r]
     depth = band.get_schedule_depth()
     for name in names:
-        d = parallel_mark_depth(name)
-        if d is None or d < 0:
-            continue
-        k = d - depth
-        if not 0 <= k < n or not band.band_member_get_coincident(order_a[k]):
-            return False
+        for d in parallel_mark_depths(name) or ():
+            if d < 0:
+                continue
+            k = d - depth
+            if not 0 <= k < n or not band.band_member_get_coincident(order_a[k]):
+                return False
     return True
 
 
