@@ -235,23 +235,15 @@ class Pluto:
         part = self._partition()
         return [d for d in self.rar if part[d.src] == part[d.dst]]
 
-    def _reuse_bound(self, group: list[str], active: list[Dep]) -> int | None:
-        """The parametric part (sum of u) of the best hyperplane for the statements of
-        ``group`` together, None if they have no common hyperplane."""
+    def _group_solution(self, group: list[str], active: list[Dep], parallel: bool):
+        """The ILP's best hyperplane for the statements of ``group`` together, bounding
+        their active dependences (and, unless ``parallel``, their read-after-read pairs);
+        ``parallel``: with distance 0 along it. None where there is none."""
         members = set(group)
-        deps = [d for d in active + self._rar_together()
-                if d.src in members and d.dst in members]
+        extra = [] if parallel else self._rar_together()
+        deps = [d for d in active + extra if d.src in members and d.dst in members]
         needs = [s for s in group if not self.full_rank(s)]
-        sol = self._solve_ilp(group, deps, needs)
-        return None if sol is None else sum(sol[f"u_{p}"] for p in self.params)
-
-    def _has_parallel(self, group: list[str], active: list[Dep]) -> bool:
-        """Whether the statements of ``group`` have a common hyperplane that no active
-        dependence among them crosses (a parallel loop)."""
-        members = set(group)
-        deps = [d for d in active if d.src in members and d.dst in members]
-        needs = [s for s in group if not self.full_rank(s)]
-        return self._solve_ilp(group, deps, needs, parallel=True) is not None
+        return self._solve_ilp(group, deps, needs, parallel)
 
     def typed_groups(self, active: list[Dep]) -> list[list[str]]:
         """Smart fusion's grouping of the SCCs (in a topological order): consecutive SCCs
@@ -264,18 +256,20 @@ class Pluto:
           problem size gives no reuse (adi's two sweeps, fused with t);
         - loses no parallel loop that a part had.
         """
-        bounds: dict[tuple, int | None] = {}
-        parallel: dict[tuple, bool] = {}
+        solved: dict[tuple, dict | None] = {}
 
-        def bound(group):
-            if tuple(group) not in bounds:
-                bounds[tuple(group)] = self._reuse_bound(group, active)
-            return bounds[tuple(group)]
+        def solution(group, parallel):
+            key = (tuple(group), parallel)
+            if key not in solved:
+                solved[key] = self._group_solution(group, active, parallel)
+            return solved[key]
 
         def has_parallel(group):
-            if tuple(group) not in parallel:
-                parallel[tuple(group)] = self._has_parallel(group, active)
-            return parallel[tuple(group)]
+            return solution(group, True) is not None
+
+        def bound(group):          # the parametric part of the reuse distance
+            sol = solution(group, False)
+            return None if sol is None else sum(sol[f"u_{p}"] for p in self.params)
 
         def fuses_well(cur, scc):
             group = cur + scc
