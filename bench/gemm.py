@@ -29,6 +29,8 @@ import sys
 import time
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+os.environ.setdefault("OMP_PROC_BIND", "true")      # as bench/run.py: see its docstring
+os.environ.setdefault("OMP_PLACES", "cores")
 
 import numpy as np  # noqa: E402
 

@@ -30,6 +30,11 @@ column alike; a column stops after --repeat runs once it has spent --min-seconds
 has spent --max-seconds. The measuring process runs in its own session with a raised
 priority (--nice, also applied to its scheduler autogroup), and every run records how much
 of the CPU it got: serial times that had the CPU less than 70% of the time are marked "~".
+OpenMP threads are bound to CPUs (OMP_PROC_BIND=true, OMP_PLACES=cores, unless set): unbound,
+a worker woken from sleep was often placed on the CPU of the thread that woke it, and with as
+many threads as CPUs each barrier then waited out a scheduler time slice (jacobi-1d, 0.5 ms
+with 9 barriers, took 8-17 ms per call in such runs, with 2-5 involuntary context switches;
+bound, 0.3-0.6 ms).
 polyk is imported from a copy of polyk/ and kernels/ taken when the run starts (--live: the
 working tree), so one run measures one version while others edit the tree.
 
@@ -269,6 +274,8 @@ class Worker:
     def __init__(self, job: dict, log_path: str):
         self.log = open(log_path, "a")
         env = dict(os.environ)
+        env.setdefault("OMP_PROC_BIND", "true")
+        env.setdefault("OMP_PLACES", "cores")
         if job.get("snapshot"):
             env["PYTHONPATH"] = os.pathsep.join(
                 [job["snapshot"]] + [p for p in [env.get("PYTHONPATH")] if p])
