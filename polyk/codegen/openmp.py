@@ -9,6 +9,12 @@ the runtime's own API (libgomp, as gcc links it):
 
 ``schedule`` sets the runtime schedule used by kernels generated with
 ``omp_schedule="runtime"`` (the default, "static", fixes it in the source).
+
+Kernels with many short parallel loops (a wavefront of few tiles, a few ms in all) run best
+with the threads bound to CPUs, ``OMP_PROC_BIND=true`` (set before the process starts):
+unbound, libgomp's sleeping workers may be woken on the CPU of the waking thread, and with
+as many threads as CPUs each barrier then waits for a scheduler time slice (measured:
+jacobi-1d at LARGE, 0.3-0.6 ms bound, 8-17 ms unbound on 2 CPUs). bench/ sets it.
 """
 
 from __future__ import annotations
