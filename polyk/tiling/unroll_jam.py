@@ -122,10 +122,17 @@ def choose_members(scop, band: isl.ScheduleNode):
 
 
 def _pow2_at_most(x: int) -> int:
-    p = 1
-    while 2 * p <= x:
-        p *= 2
-    return p
+    return 1 << (max(1, x).bit_length() - 1)
+
+
+# The automatic register block: four rows of four vectors of the machine's width (gemm f64
+# 1024, 1 thread, on an AVX2 machine: (4, 16) 21.3 GFLOP/s, (4, 32) 15.5, (4, 8) 19.1,
+# (6, 8) 17.4); ``_factors`` clips it to the tile.
+AUTO_ROWS, AUTO_VECTORS = 4, 4
+
+
+def _auto_block(elem_bytes: int, vector_bytes: int) -> tuple[int, int]:
+    return AUTO_ROWS, AUTO_VECTORS * vector_bytes // elem_bytes
 
 
 def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
@@ -141,10 +148,11 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
     member u (mc) so that the mc x kc block fills an eighth of L2, but at most 16 register
     blocks: u is usually the parallel tile loop, and with larger tiles the threads get
     uneven shares and the partial tile at the edge (up to mc - 1 rows, one thread) grows.
-    Other members get the default square size. Measured for gemm 1000x1100x1200 here
-    (L1d 48 KiB, L2 1 MiB, AVX-512), 2 threads: f32 (i, k, j) = (64, 128, 512) 222 GFLOP/s,
-    (256, 128, 512) 172; f64 (64, 128, 256) 108, 32^3 tiles 119 but 113 against 131 at
-    1024^3 and 93 against 139 at 2048^3 (docs/performance.md)."""
+    Other members get the default square size. Measured for gemm here (L1d 48 KiB, L2
+    1 MiB, AVX-512), 2 threads: f32 1000x1100x1200 (i, k, j) = (64, 128, 512) 222 GFLOP/s
+    against 172 with mc = 256; f64 (64, 128, 256) against the former 32^3 tiles: 123 vs
+    106 at 1024^3, 128 vs 95 at 2048^3, 114 vs 117 at 1000x1100x1200
+    (docs/performance.md)."""
     n = band.band_n_member()
     if n < 2 or not band.band_get_permutable():
         return None
@@ -153,10 +161,7 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
         return None
     u, r, v = pick
     elem = _elem_bytes(scop, band)
-    if option is None:
-        fu, fv = (4 if u is not None else 1), 4 * vector_bytes // elem
-    else:
-        fu, fv = option
+    fu, fv = option if option is not None else _auto_block(elem, vector_bytes)
     caches = cache_sizes()
     kc = max(8, _pow2_at_most(caches["L1"] * 2 // 3 // (fv * elem)))
     sizes = list(default_sizes(n, elem))
@@ -176,10 +181,9 @@ def _largest_divisor(size, at_most):
 
 def _factors(option, elem_bytes, sizes, u, v, vector_bytes=VECTOR_BYTES) -> tuple[int, int]:
     if option is None:
-        # four rows of up to four vectors of the machine's width (gemm f64 1024, 1 thread,
-        # on an AVX2 machine: (4, 16) 21.3 GFLOP/s, (4, 32) 15.5, (4, 8) 19.1, (6, 8) 17.4)
-        fv = _largest_divisor(sizes[v], 4 * vector_bytes // elem_bytes)
-        fu = _largest_divisor(sizes[u], 4) if u is not None else 1
+        rows, lanes = _auto_block(elem_bytes, vector_bytes)
+        fv = _largest_divisor(sizes[v], lanes)
+        fu = _largest_divisor(sizes[u], rows) if u is not None else 1
         return fu, fv
     fu, fv = option
     if u is not None and fu > sizes[u]:
