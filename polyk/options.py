@@ -61,7 +61,8 @@ class Options:
                  two statements that read them one-to-one (Pluto's --rar, restricted), so
                  statements that stream one array are fused with matching loops (default
                  True; bicg and mvt read their matrix once instead of twice)
-    gpu_tile, gpu_threads, gpu_inner_tile, shared, registers, unroll, cuda_arch
+    gpu_tile, gpu_threads, gpu_inner_tile, gpu_vector, shared, registers, prefetch,
+                 min_blocks, unroll, cuda_arch
                  the CUDA target's mapping (see polyk.codegen.cuda_runtime.GPU_OPTIONS)
     coef_bound   Pluto's bound on the absolute value of hyperplane coefficients
     schedule_timeout  seconds the dependence analysis and the scheduler may each take before
@@ -105,8 +106,11 @@ class Options:
     gpu_tile: tuple | None = None
     gpu_threads: tuple | None = None
     gpu_inner_tile: int = 8
+    gpu_vector: int | None = None
     shared: object = "auto"
     registers: bool = True
+    prefetch: bool = True
+    min_blocks: int | None = None
     unroll: int | None = None
     cuda_arch: str | None = None
 

@@ -33,7 +33,10 @@ needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA device found (libcud
 OTHER = dict(gpu_tile=(6, 8, 12), gpu_threads=(2, 4, 4), gpu_inner_tile=5, shared=True,
              registers=False, unroll=2, cflags=("-DPOLYK_INDEX64",))
 OTHER_REGS = dict(gpu_tile=(4, 8, 16), gpu_threads=(1, 2, 8), gpu_inner_tile=3,
-                  shared=False, registers=True)
+                  shared=False, registers=True, min_blocks=3)
+# the shared-memory copies without software pipelining (defaults and OTHER have it)
+NO_PREFETCH = dict(prefetch=False)
+NO_PREFETCH_KERNELS = ("gemm", "2mm", "syr2k", "correlation", "jacobi-2d")
 
 
 def _combined(sources: dict) -> str:
@@ -91,6 +94,23 @@ def test_gemm_structure(library_kernels):
                 assert np.prod(c["block"]) >= 32, (name, c)
 
 
+def test_gemm_full_tiles_and_prefetch():
+    """The matrix product's k point loop has a version with a constant trip count for full
+    tiles, tested once with the full-tile conditions of the thread loops inside it (so its
+    body is one basic block, without guards); the next k tile's A and B are loaded into
+    registers while this one computes; prefetch=False and min_blocks change that code."""
+    src = polyk.generate(LIBRARY["gemm"].op, target="cuda", compile=False).source
+    k1 = src[src.index("polyk_gemm_k1"):src.index("POLYK_EXPORT int polyk_gemm(")]
+    fast = k1[k1.index("for (int polyk_u0 = 0; polyk_u0 < 8; polyk_u0++)"):]
+    fast = fast[:fast.index("else")]
+    assert "if (" not in fast and fast.count("polyk_reg_C[polyk_r0][polyk_r1] +=") == 1
+    assert "polyk_pf_A[4]" in k1 and "polyk_pf_B[4]" in k1
+    assert k1.count("__syncthreads()") == 2 and "__launch_bounds__(256, 2)  polyk_gemm_k1" in src
+    plain = polyk.generate(LIBRARY["gemm"].op, target="cuda", compile=False, prefetch=False,
+                           min_blocks=1).source
+    assert "polyk_pf_" not in plain and "__launch_bounds__(256, 1)  polyk_gemm_k1" in plain
+
+
 def test_stencil_time_loop_stays_on_host():
     k = polyk.generate(LIBRARY["jacobi-2d"].op, target="cuda", compile=False)
     host = k.source[k.source.index("POLYK_EXPORT int polyk_"):]
@@ -102,7 +122,8 @@ def test_options_are_validated():
     op = LIBRARY["gemm"].op
     bad = [dict(gpu_threads=(64, 32)), dict(gpu_tile=(30, 32), gpu_threads=(8, 32)),
            dict(tile=True), dict(shared="yes"), dict(registers=1), dict(unroll=0),
-           dict(gpu_tile=(0, 4)), dict(cuda_arch="90"), dict(gpu_inner_tile=-1)]
+           dict(gpu_tile=(0, 4)), dict(cuda_arch="90"), dict(gpu_inner_tile=-1),
+           dict(prefetch="yes"), dict(min_blocks=0), dict(min_blocks=True)]
     for kw in bad:
         with pytest.raises(polyk.OptionsError):
             polyk.generate(op, target="cuda", compile=False, **kw)
@@ -163,6 +184,8 @@ def _cases():
         sz = spec.test_sizes()[0]
         out.append(pytest.param(name, sz, OTHER, id=f"{name}-other"))
         out.append(pytest.param(name, sz, OTHER_REGS, id=f"{name}-regs"))
+        if name in NO_PREFETCH_KERNELS:
+            out.append(pytest.param(name, sz, NO_PREFETCH, id=f"{name}-noprefetch"))
     return out
 
 

@@ -49,12 +49,25 @@ GPU_OPTIONS = """\
                    (tile / threads points per thread), at most 1024 in all
     gpu_inner_tile tile size of a kernel band's sequential members (default 8: measured
                    faster than 16 for the f32 matrix product on an H100)
+    gpu_vector     consecutive points of a mapped loop per thread in kernels with register
+                   tiles (default None: 16 bytes of the tiles' element type, 4 floats or 2
+                   doubles, where that divides the thread's points; 1: threads interleave
+                   point by point); shared buffers read at those points are stored
+                   transposed where needed so the reads are 16-byte loads
     shared         copy read-only arrays with reuse across threads into shared memory:
                    "auto" (default: where several threads read an element and the kernel
                    has an inner tile loop), True (every read-only array whose box fits),
                    False
     registers      keep per-thread elements of arrays accessed only at the thread's own
                    points in registers (default True)
+    prefetch       software-pipeline the shared-memory copies: each thread loads its elements
+                   of the next tile into registers while the current tile computes (default
+                   True; off where that would take more than 32 registers a thread)
+    min_blocks     blocks a multiprocessor should hold at once: ``__launch_bounds__(threads,
+                   min_blocks)`` on the parallel kernels, so ptxas keeps registers (spilling
+                   if it must) within what that many blocks leave each thread (default None:
+                   2 for kernels with register tiles and at most 256 threads, else no bound
+                   beyond the block size; 1: none)
     unroll         #pragma unroll N on the innermost sequential loops of kernels (default
                    None: nvcc decides)
     cuda_arch      e.g. "sm_90" (default: the device's own where one is found, else sm_90)
@@ -110,6 +123,16 @@ def check_gpu_options(opts) -> None:
         raise OptionsError(f"shared must be 'auto', True or False, got {opts.shared!r}")
     if not isinstance(opts.registers, bool):
         raise OptionsError(f"registers must be True or False, got {opts.registers!r}")
+    if opts.gpu_vector is not None and (isinstance(opts.gpu_vector, bool) or not isinstance(
+            opts.gpu_vector, int) or opts.gpu_vector < 1):
+        raise OptionsError(f"gpu_vector must be a positive integer or None, got "
+                           f"{opts.gpu_vector!r}")
+    if not isinstance(opts.prefetch, bool):
+        raise OptionsError(f"prefetch must be True or False, got {opts.prefetch!r}")
+    if opts.min_blocks is not None and (isinstance(opts.min_blocks, bool) or not isinstance(
+            opts.min_blocks, int) or opts.min_blocks < 1):
+        raise OptionsError(f"min_blocks must be a positive integer or None, got "
+                           f"{opts.min_blocks!r}")
     if opts.unroll is not None and (isinstance(opts.unroll, bool) or not isinstance(
             opts.unroll, int) or opts.unroll < 1):
         raise OptionsError(f"unroll must be a positive integer or None, got {opts.unroll!r}")
@@ -291,10 +314,12 @@ def generate_cuda(op, opts):
         notes.extend(k.notes)
         if not k.serial:
             plans[k.index] = plan_promotion(scop, k, nodes[k.index], shared=opts.shared,
-                                            registers=opts.registers, smem_budget=budget)
+                                            registers=opts.registers, smem_budget=budget,
+                                            vector=opts.gpu_vector)
             notes.extend(plans[k.index].notes)
     schedule = Schedule(tree, base.scheduler, tuple(base.notes) + tuple(notes), base.pluto)
-    module = print_cuda(scop, schedule, kernels, plans, unroll=opts.unroll)
+    module = print_cuda(scop, schedule, kernels, plans, unroll=opts.unroll,
+                        prefetch=opts.prefetch, min_blocks=opts.min_blocks)
     so = None
     if opts.compile:
         so = build(module.text, arch=opts.cuda_arch or default_arch(), extra=opts.cflags)

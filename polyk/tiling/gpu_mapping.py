@@ -47,6 +47,18 @@ class GpuKernel:
     inner_tile: int = 0                # tile size of the band's other members
     n_inner: int = 0                   # how many other members were tiled with the band
     notes: list = field(default_factory=list)
+    vector: tuple = ()                 # per mapped member: consecutive points a thread owns
+
+    def point_offset(self, d: int, r: str) -> str:
+        """C expression of the position in its tile of the point ``r`` (0 .. per_thread - 1)
+        of this thread in mapped member ``d``: ``threadIdx + r * threads`` (neighbouring
+        threads on neighbouring points), or with a vector width ``V`` > 1, groups of ``V``
+        consecutive points per thread (``V * threadIdx + r % V + (r / V) * V * threads``),
+        so a thread's elements can move in one vector load."""
+        v = self.vector[d] if self.vector else 1
+        if v == 1:
+            return f"polyk_t{d} + {self.threads[d]} * {r}"
+        return f"{v} * polyk_t{d} + {r} % {v} + ({r} / {v}) * {v * self.threads[d]}"
 
     @property
     def mark(self) -> str:
@@ -64,6 +76,13 @@ class GpuKernel:
     def point_depths(self) -> tuple:
         base = self.host_depth + self.n_mapped + 2 * self.n_inner
         return tuple(base + d for d in range(self.n_mapped))
+
+    @property
+    def inner_point_depths(self) -> tuple:
+        """The point loops of the band's other (sequential) members, outer to inner; the
+        ``d``-th has the tile loop at ``host_depth + n_mapped + d``."""
+        base = self.host_depth + self.n_mapped + self.n_inner
+        return tuple(base + d for d in range(self.n_inner))
 
     @property
     def copy_depth(self) -> int:

@@ -23,6 +23,7 @@ the instances with given outer schedule values (the tile loops) touch, as an isl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import islpy as isl
@@ -37,13 +38,24 @@ class SharedBuffer:
     array: str
     offsets: list          # isl.Aff per dimension, over the copy-level schedule prefix
     sizes: list            # int per dimension
+    layout: tuple = ()     # the array's dimensions in the buffer's order (outer to inner)
+    pad: int = 0           # elements added to the buffer's innermost dimension
+
+    def __post_init__(self):
+        if not self.layout:
+            self.layout = tuple(range(len(self.sizes)))
 
     @property
     def volume(self) -> int:
-        out = 1
-        for s in self.sizes:
-            out *= s
-        return out
+        """Elements of the footprint box (what is copied)."""
+        return math.prod(self.sizes)
+
+    @property
+    def shape(self) -> tuple:
+        """The ``__shared__`` array's extents: the box in buffer order, padded."""
+        out = [self.sizes[d] for d in self.layout]
+        out[-1] += self.pad
+        return tuple(out)
 
 
 @dataclass
@@ -87,6 +99,24 @@ def _single_value(m: isl.Map):
     return None
 
 
+def _follows(rel: isl.Map, d: int, point_members) -> tuple | None:
+    """``(j, k)`` where dimension ``d`` of the access ``rel`` is the mapped point member
+    ``j`` plus the constant ``k`` at every instance, else None."""
+    rank = rel.dim(isl.dim_type.out)
+    sdom = rel.domain()
+    ed = rel.project_out(isl.dim_type.out, d + 1, rank - d - 1) \
+        .project_out(isl.dim_type.out, 0, d).reset_tuple_id(isl.dim_type.out)
+    for j, upa in enumerate(point_members):
+        pj = isl.UnionMap.from_union_pw_aff(upa).intersect_domain(isl.UnionSet.from_set(sdom))
+        if pj.is_empty():
+            continue
+        pj = isl.Map.from_union_map(pj).reset_tuple_id(isl.dim_type.out)
+        k = _single_value(ed.sum(pj.neg()))
+        if k is not None:
+            return j, k
+    return None
+
+
 def _register_tile(scop, kernel, dom, array, point_members) -> RegisterTile | None:
     """The register tile of ``array`` in the kernel, if each of its accesses follows the
     mapped point members (see the module text)."""
@@ -98,22 +128,9 @@ def _register_tile(scop, kernel, dom, array, point_members) -> RegisterTile | No
         return None
     mapped, consts = None, None
     for s, a, rel in accesses:
-        sdom = rel.domain()
         got_m, got_k = [], []
         for d in range(rank):
-            ed = rel.project_out(isl.dim_type.out, d + 1, rank - d - 1) \
-                .project_out(isl.dim_type.out, 0, d).reset_tuple_id(isl.dim_type.out)
-            found = None
-            for j, upa in enumerate(point_members):
-                pj = isl.UnionMap.from_union_pw_aff(upa).intersect_domain(
-                    isl.UnionSet.from_set(sdom))
-                if pj.is_empty():
-                    continue
-                pj = isl.Map.from_union_map(pj).reset_tuple_id(isl.dim_type.out)
-                k = _single_value(ed.sum(pj.neg()))
-                if k is not None:
-                    found = (j, k)
-                    break
+            found = _follows(rel, d, point_members)
             if found is None:
                 return None
             got_m.append(found[0])
@@ -138,8 +155,57 @@ def _reuse_across_threads(reads: isl.UnionMap, same_prefix, same_thread) -> bool
     return not pairs.subtract(same_thread).is_empty()
 
 
+def vector_widths(scop, kernel, regs, vector=None) -> tuple:
+    """Consecutive points per thread in each mapped member (``GpuKernel.point_offset``):
+    in kernels with register tiles, ``vector`` (default: 16 bytes of the register tiles'
+    widest element type, so 4 floats or 2 doubles) where it divides the thread's points,
+    so shared-memory reads of a thread's points are one 16-byte load; else 1."""
+    if not regs or vector == 1:
+        return (1,) * kernel.n_mapped
+    width = vector or 16 // max(scop.arrays[r.array].dtype.np.itemsize for r in regs)
+    return tuple(width if p % width == 0 and width > 1 else 1 for p in kernel.per_thread)
+
+
+def _layout(rels, kernel, point_members, sizes, itemsize) -> tuple[tuple, int]:
+    """(dimension order, padding) of a shared buffer in a kernel with vector widths: the
+    dimensions that follow a vectorised mapped member go innermost (ordered by member, so
+    threadIdx.x's is last), for 16-byte reads of a thread's consecutive points; where that
+    transposes the array, the innermost dimension is padded so the coalesced copy (array
+    order) stores to distinct banks, keeping rows 16-byte aligned."""
+    rank = len(sizes)
+    follows = {}
+    for d in range(rank):
+        got = {(_follows(rel, d, point_members) or (None,))[0] for rel in rels}
+        if len(got) == 1 and None not in got and kernel.vector[next(iter(got))] > 1:
+            follows[d] = next(iter(got))
+    inner = sorted(follows, key=lambda d: follows[d])
+    layout = tuple([d for d in range(rank) if d not in follows] + inner)
+    if layout == tuple(range(rank)):
+        return layout, 0
+    step = max(1, 16 // itemsize)
+    best = None
+    for pad in range(0, 33, step):
+        row = sizes[layout[-1]] + pad
+        banks = {}
+        for e in range(min(32, math.prod(sizes))):
+            x, rest = [], e
+            for d in reversed(range(rank)):
+                x.append(rest % sizes[d])
+                rest //= sizes[d]
+            x = x[::-1]
+            addr = 0
+            for d in layout[:-1]:
+                addr = addr * (sizes[d] if d != layout[-1] else row) + x[d]
+            addr = addr * row + x[layout[-1]]
+            banks.setdefault(addr * itemsize // 4 % 32, set()).add(addr)
+        worst = max(len(v) for v in banks.values())
+        if best is None or worst < best[0]:
+            best = (worst, pad)
+    return layout, best[1]
+
+
 def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
-                   smem_budget=48 * 1024) -> Promotion:
+                   smem_budget=48 * 1024, vector=None) -> Promotion:
     """What to promote in one parallel kernel (see the module text)."""
     from .gpu_mapping import mapped_point_map
     notes = []
@@ -160,6 +226,10 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
                 notes.append(f"kernel {kernel.index}: {name} in registers "
                              f"({'x'.join(str(kernel.per_thread[j]) for j in rt.mapped)} "
                              "per thread)")
+    kernel.vector = vector_widths(scop, kernel, regs, vector)
+    if any(v > 1 for v in kernel.vector):
+        notes.append(f"kernel {kernel.index}: {'x'.join(map(str, kernel.vector))} "
+                     "consecutive points per thread")
     bufs = []
     if shared:
         prefix = point.get_prefix_schedule_union_map().intersect_domain(dom)
@@ -174,7 +244,8 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
             if not arr.shape or name in in_regs or name in written:
                 continue
             reads = isl.UnionMap.empty(dom.get_space())
-            for s, a, rel in _kernel_accesses(scop, dom, name, "read"):
+            rels = [rel for _, _, rel in _kernel_accesses(scop, dom, name, "read")]
+            for rel in rels:
                 reads = reads.union(isl.UnionMap.from_map(rel))
             if reads.is_empty():
                 continue
@@ -188,7 +259,10 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
                              "fixed-size box)")
                 continue
             buf = SharedBuffer(name, list(box.offset), list(box.sizes))
-            nbytes = buf.volume * arr.dtype.np.itemsize
+            if any(v > 1 for v in kernel.vector):
+                buf.layout, buf.pad = _layout(rels, kernel, point_members, buf.sizes,
+                                              arr.dtype.np.itemsize)
+            nbytes = math.prod(buf.shape) * arr.dtype.np.itemsize
             if used + nbytes > smem_budget:
                 notes.append(f"kernel {kernel.index}: {name} not in shared memory "
                              f"({nbytes} bytes do not fit)")
@@ -196,5 +270,7 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
             used += nbytes
             bufs.append(buf)
             notes.append(f"kernel {kernel.index}: {name} in shared memory "
-                         f"[{']['.join(map(str, buf.sizes))}]")
+                         f"[{']['.join(map(str, buf.shape))}]"
+                         + (" (transposed)" if buf.layout != tuple(range(len(buf.sizes)))
+                            else ""))
     return Promotion(bufs, regs, notes)
