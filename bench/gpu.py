@@ -135,13 +135,14 @@ def main(argv=None):
     for n in (() if args.no_gemm else (4096,) if args.quick else (4096, 8192)):
         bench_gemm(torch, n, reps, rows)
     if args.sweep:
-        for opts in (dict(gpu_tile=(128, 64), gpu_threads=(16, 16)),
-                     dict(gpu_tile=(64, 128), gpu_threads=(8, 32)),
-                     dict(gpu_tile=(128, 128), gpu_threads=(32, 16)),
-                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), gpu_inner_tile=4),
-                     dict(gpu_tile=(256, 128), gpu_threads=(32, 16)),
-                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), shared=False),
-                     dict(gpu_tile=(128, 128), gpu_threads=(16, 16), unroll=4)):
+        for opts in (dict(min_blocks=1),
+                     dict(prefetch=False),
+                     dict(gpu_vector=1),
+                     dict(gpu_vector=1, prefetch=False),
+                     dict(gpu_inner_tile=16),
+                     dict(gpu_inner_tile=4),
+                     dict(gpu_tile=(128, 256), gpu_threads=(16, 16)),
+                     dict(gpu_tile=(64, 64), gpu_threads=(16, 16))):
             bench_gemm(torch, 4096, reps, rows, " " + str(opts), **opts)
     if args.variants and not args.no_gemm:
         for opts in (dict(gpu_tile=(64, 64), gpu_threads=(16, 16)),
