@@ -94,7 +94,6 @@ class BodyPrinter:
         self.arrays = arrays          # SCoP arrays (for element types)
         self.names = names            # iterator/parameter name -> C expression
         self.access = access          # (ELoad, names) -> C lvalue text
-        self.folded = {}              # id(subexpression) -> expression printed instead
 
     def assign(self, body) -> str:
         tgt = self.access(body.target, self.names)
@@ -121,8 +120,6 @@ class BodyPrinter:
         return text
 
     def _expr(self, e, want) -> str:
-        if id(e) in self.folded:
-            return self._expr(self.folded[id(e)], want)
         if isinstance(e, ENum):
             return _literal(e.value, want)
         if isinstance(e, EIndex):

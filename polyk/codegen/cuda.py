@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import cgen as c
 import islpy as isl
 
-from ..scop.expr import EBin, ELoad, aff_to_c
+from ..scop.expr import aff_to_c
 from ..tiling.gpu_mapping import find_kernel_nodes, kernel_index
 from .c_expr import BodyPrinter, ast_expr, c_name, iterator_prefix
 from .c_printer import _lin_c, _simple, _strip, build_ast
@@ -424,8 +424,6 @@ class CudaPrinter:
         ext = self._extents(arr)
         inb = " && ".join(f"polyk_y{d} >= 0 && polyk_y{d} < {ext[d]}" for d in range(n))
         glob = f"{self._global(buf.array)}[{self._flat(arr, [f'polyk_y{d}' for d in range(n)])}]"
-        if buf.scale:
-            glob = f"{self._scalar(buf.scale)} * {glob}"
         if which == "copy":
             return lines + [c.If(inb, c.Statement(f"{sh} = {glob}"))]
         return lines + [c.Statement(f"polyk_pf_{buf.array}[polyk_q] = ({inb}) ? {glob} : "
@@ -484,37 +482,16 @@ class CudaPrinter:
         self._subscripts = env
         try:
             printer = BodyPrinter(self.scop.arrays, values, self.access)
-            printer.folded = self._folded(stmt)
             return c.Statement(printer.assign(stmt.body))
         finally:
             self._subscripts = None
 
-    def _folded(self, stmt) -> dict:
-        """Products ``s * A[...]`` of the statement whose factor the shared buffer of ``A``
-        already holds (``SharedBuffer.scale``): printed as the buffer's element."""
-        plan = self.plans.get(self.kernel.index) if self.kernel is not None else None
-        scaled = {b.array: b.scale for b in (plan.shared if plan else []) if b.scale}
-        out = {}
-        if not scaled:
-            return out
-        for node in stmt.body.value.walk():
-            if isinstance(node, EBin) and node.op == "*":
-                for x, y in ((node.a, node.b), (node.b, node.a)):
-                    if isinstance(x, ELoad) and x.indices and scaled.get(x.array) and \
-                            isinstance(y, ELoad) and y.array == scaled[x.array]:
-                        out[id(node)] = x
-                        break
-        return out
-
-    def _scalar(self, name: str) -> str:
-        if self.storage.get(name) == "device":
-            return f"polyk_dev_{c_name(name)}"
-        return c_name(name)
-
     def access(self, ref, env) -> str:
         env = getattr(self, "_subscripts", None) or env
         if not ref.indices:
-            return self._scalar(ref.array)
+            if self.storage.get(ref.array) == "device":
+                return f"polyk_dev_{c_name(ref.array)}"
+            return c_name(ref.array)
         arr = self.scop.arrays[ref.array]
         plan = self.plans.get(self.kernel.index) if self.kernel is not None else None
         idx = [aff_to_c(i, env) for i in ref.indices]

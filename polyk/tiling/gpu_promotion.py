@@ -40,7 +40,6 @@ class SharedBuffer:
     sizes: list            # int per dimension
     layout: tuple = ()     # the array's dimensions in the buffer's order (outer to inner)
     pad: int = 0           # elements added to the buffer's innermost dimension
-    scale: str | None = None   # a scalar s: the buffer holds s * array (``_scale_factor``)
 
     def __post_init__(self):
         if not self.layout:
@@ -116,40 +115,6 @@ def _follows(rel: isl.Map, d: int, point_members) -> tuple | None:
         if k is not None:
             return j, k
     return None
-
-
-def _scale_factor(scop, dom, array: str) -> str | None:
-    """The scalar ``s`` where every read of ``array`` in the kernel is a factor of a
-    product ``s * array[...]`` (either order) computed in one floating type, ``s`` a
-    scalar that nothing writes: the shared copy can hold the products, which the compute
-    then reads as they are. The rounding is the same (each product is one multiplication
-    either way, and IEEE multiplication commutes); the kernel does one multiplication per
-    copied element instead of one per use."""
-    from ..scop.expr import EBin, ELoad, concrete
-    written = scop.written_arrays
-    factor = None
-    for st in {id(s): s for s, _, _ in _kernel_accesses(scop, dom, array, "read")}.values():
-        parents = {}
-        for node in st.body.value.walk():
-            for ch in node.children():
-                parents[id(ch)] = node
-        for node in st.body.value.walk():
-            if not (isinstance(node, ELoad) and node.array == array):
-                continue
-            p = parents.get(id(node))
-            if not (isinstance(p, EBin) and p.op == "*"):
-                return None
-            other = p.b if p.a is node else p.a
-            if not (isinstance(other, ELoad) and not other.indices
-                    and other.array not in written and other.array != array):
-                return None
-            t = concrete(p.type)
-            if not (t.is_float and concrete(node.type) == t == concrete(other.type)):
-                return None
-            if factor not in (None, other.array):
-                return None
-            factor = other.array
-    return factor
 
 
 def _register_tile(scop, kernel, dom, array, point_members) -> RegisterTile | None:
@@ -297,7 +262,6 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
             if any(v > 1 for v in kernel.vector):
                 buf.layout, buf.pad = _layout(rels, kernel, point_members, buf.sizes,
                                               arr.dtype.np.itemsize)
-            buf.scale = _scale_factor(scop, dom, name)
             nbytes = math.prod(buf.shape) * arr.dtype.np.itemsize
             if used + nbytes > smem_budget:
                 notes.append(f"kernel {kernel.index}: {name} not in shared memory "
@@ -308,6 +272,5 @@ def plan_promotion(scop, kernel, mark_node, *, shared="auto", registers=True,
             notes.append(f"kernel {kernel.index}: {name} in shared memory "
                          f"[{']['.join(map(str, buf.shape))}]"
                          + (" (transposed)" if buf.layout != tuple(range(len(buf.sizes)))
-                            else "")
-                         + (f" holding {buf.scale} * {name}" if buf.scale else ""))
+                            else ""))
     return Promotion(bufs, regs, notes)
