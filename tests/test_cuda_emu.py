@@ -287,3 +287,29 @@ POLYK_EXPORT int g(double *x) { spin<int><<<1, 2>>>(x); return 0; }
         _run(src, "f", [np.zeros(1), -(1 << 40)])
     with pytest.raises(EmulationError, match="did not finish"):
         _run(src, "g", [np.zeros(1)], timeout=3)
+
+
+NI, NJ, NK = polyk.params("NI NJ NK")
+
+
+@polyk.op
+def gemm_gapped_k(C: polyk.f64[NI, NJ], A: polyk.f64[NI, NK], B: polyk.f64[NK, NJ]):
+    for i in range(NI):
+        for k in range(NK):
+            for j in range(NJ):
+                if k <= 30 or k >= 60:
+                    C[i, j] += A[i, k] * B[k, j]
+
+
+def _gapped_reference(C, A, B, NI, NJ, NK):
+    keep = np.r_[0:min(31, NK), 60:NK]
+    C += A[:, keep] @ B[keep, :]
+
+
+def test_copy_loop_printed_as_sibling_loops():
+    """isl prints the k tile loop of this product as two loops (the tiles before and after
+    the gap); each gets its own prefetch registers in its own scope (a regression: they
+    were declared twice in one scope, which nvcc refuses) and the results are right."""
+    k = polyk.generate(gemm_gapped_k, target="cuda", compile=False)
+    assert k.source.count("polyk_pf_A[4];") == 2
+    polyk.check(EmulatedKernel(k), _gapped_reference, dict(NI=40, NJ=36, NK=90))

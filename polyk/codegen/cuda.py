@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # TFLOP/s with it (2026-12-06)
 AUTO_MIN_BLOCKS = 2
 FULL_UNROLL = 16       # full tiles of sequential point loops up to this size: unrolled fully
-MAX_PREFETCH = 32      # registers a thread may spend on prefetching shared-memory tiles
+MAX_PREFETCH = 32      # elements a thread may hold to prefetch shared-memory tiles
 GRID_ERROR = -1        # launcher return code: a grid dimension exceeds CUDA's limits
 
 HELPERS = r"""
@@ -212,13 +212,13 @@ class CudaPrinter:
             body = self.node(n.for_get_body())
         finally:
             self.iterators.pop()
-        out = []
+        decls = []
         if k is not None and not k.serial and depth == k.copy_depth:
             decls, copy = self._copies(n, it, init)
             body = copy + body
-            out += decls
+        out = list(decls)
         if n.for_is_degenerate():
-            return out + [c.Block([c.Line(f"const {self.ity} {it} = {init};")] + body)]
+            return [c.Block(out + [c.Line(f"const {self.ity} {it} = {init};")] + body)]
         cond = _strip(ast_expr(n.for_get_cond(), self.names))
         inc = ast_expr(n.for_get_inc(), self.names)
         step = f"{it}++" if inc == "1" else f"{it} += {inc}"
@@ -226,7 +226,9 @@ class CudaPrinter:
                 isinstance(x, c.For) for x in _walk_cgen(body)):
             out.append(c.Pragma(f"unroll {self.unroll}"))
         out.append(c.For(f"{self.ity} {it} = {init}", cond, step, c.Block(body)))
-        return out
+        # the prefetch registers live in a block of their own: isl may print one loop of
+        # the schedule as several sibling loops
+        return [c.Block(out)] if decls else out
 
     def _guard(self, n, it, init) -> str:
         if n.for_is_degenerate():

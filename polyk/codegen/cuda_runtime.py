@@ -62,7 +62,7 @@ GPU_OPTIONS = """\
                    points in registers (default True)
     prefetch       software-pipeline the shared-memory copies: each thread loads its elements
                    of the next tile into registers while the current tile computes (default
-                   True; off where that would take more than 32 registers a thread)
+                   True; off where a thread would hold more than 32 elements)
     min_blocks     blocks a multiprocessor should hold at once: ``__launch_bounds__(threads,
                    min_blocks)`` on the parallel kernels, so ptxas keeps registers (spilling
                    if it must) within what that many blocks leave each thread (default None:
