@@ -222,3 +222,17 @@ def test_call_without_gpu_is_a_clear_error():
     assert k.launch_config[0]["block"] == (256,)
     with pytest.raises(cuda_runtime.CudaError):
         k(a=2.0, x=np.ones(10))
+
+
+def test_scalar_reused_by_several_kernels_is_local_to_each():
+    """ludcmp's w and deriche's ym1/ym2 are set before use in every kernel that touches
+    them, and no value passes between kernels: each kernel (each thread of a parallel one)
+    keeps its own. As one device global they were written by every thread of a parallel
+    kernel at once (a race, found by running the kernels under ThreadSanitizer)."""
+    lu = polyk.generate(LIBRARY["ludcmp"].op, target="cuda", compile=False)
+    assert "polyk_dev_w" not in lu.source and lu.source.count("double w;") == 3
+    de = polyk.generate(LIBRARY["deriche"].op, target="cuda", compile=False).source
+    k1 = de[de.index("polyk_deriche_k1("):de.index("polyk_deriche_k2(")]
+    assert "float ym1;" in k1 and "polyk_dev_ym1" not in de
+    # a scalar whose value flows from one kernel to the next stays in device memory
+    assert "__device__ float polyk_dev_a1;" in de

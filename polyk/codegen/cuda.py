@@ -550,7 +550,7 @@ class CudaPrinter:
         pre = [c.Line(f"const polyk_idx {self.names[p]} = {int(v)};")
                for p, v in self.scop.fixed.items()]
         for name, where in self.storage.items():
-            if where == ("local", k.index):
+            if where != "device" and k.index in where[1]:
                 arr = self.scop.arrays[name]
                 pre.append(c.Line(f"{arr.dtype.ctype} {c_name(name)};"))
         plan = self.plans.get(k.index)
@@ -677,8 +677,11 @@ def _walk_cgen(nodes):
 
 
 def scalar_storage(scop, sched, kernels) -> dict:
-    """Where each scalar temporary lives: a kernel's local (``("local", k)``) when only that
-    kernel touches it and no value flows into or out of it, else device memory."""
+    """Where each scalar temporary lives: a local variable of each kernel that touches it
+    (``("local", (k, ...))``; in a parallel kernel, one per thread) when no value flows into
+    or out of any of those kernels, else device memory. A scalar reused by several kernels
+    without a value passing between them (ludcmp's ``w``) is local to each: a device global
+    written by every thread of a parallel kernel would be a race."""
     from ..schedule.legality import _accesses, _names, _scalar_flow
     nodes = find_kernel_nodes(sched)
     doms = {k.index: nodes[k.index].get_domain() for k in kernels}
@@ -689,16 +692,17 @@ def scalar_storage(scop, sched, kernels) -> dict:
             _accesses(scop, "write", {name})).domain()
         users = [i for i, d in doms.items() if not d.intersect(touched).is_empty()]
         arr = scop.arrays[name]
-        if arr.kind == "scalar_arg" or len(users) != 1:
+        flow, no_source = _scalar_flow(scop, name) if users else (None, None)
+        if arr.kind == "scalar_arg" or not users or \
+                not no_source.intersect(touched).is_empty():
             out[name] = "device"
             continue
-        flow, no_source = _scalar_flow(scop, name)
-        dom = doms[users[0]]
-        if not no_source.intersect(touched).is_empty():
-            out[name] = "device"
-            continue
-        crossing = flow.intersect_domain(dom).subtract(flow.intersect_range(dom))
-        out[name] = "device" if not crossing.is_empty() else ("local", users[0])
+        crossing = False
+        for u in users:
+            into = flow.intersect_range(doms[u]).subtract(flow.intersect_domain(doms[u]))
+            out_of = flow.intersect_domain(doms[u]).subtract(flow.intersect_range(doms[u]))
+            crossing = crossing or not into.is_empty() or not out_of.is_empty()
+        out[name] = "device" if crossing else ("local", tuple(users))
     return out
 
 
