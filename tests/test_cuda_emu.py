@@ -313,3 +313,27 @@ def test_copy_loop_printed_as_sibling_loops():
     k = polyk.generate(gemm_gapped_k, target="cuda", compile=False)
     assert k.source.count("polyk_pf_A[4];") == 2
     polyk.check(EmulatedKernel(k), _gapped_reference, dict(NI=40, NJ=36, NK=90))
+
+
+@polyk.op
+def gemm_one_tile_then_gap(C: polyk.f64[NI, NJ], A: polyk.f64[NI, NK], B: polyk.f64[NK, NJ]):
+    for i in range(NI):
+        for k in range(NK):
+            for j in range(NJ):
+                if k <= 2 or k >= 20:
+                    C[i, j] += A[i, k] * B[k, j]
+
+
+def _one_tile_reference(C, A, B, NK):
+    keep = np.r_[0:min(3, NK), 20:NK]
+    C += A[:, keep] @ B[keep, :]
+
+
+def test_kernel_without_a_copy_level_loop():
+    """isl prints no loop for the first k tile here (its value is known: 0), so a shared
+    copy has no place to go; that kernel is printed without shared memory (noted) instead
+    of reading tiles it never copied (the source used to name an undefined iterator)."""
+    k = polyk.generate(gemm_one_tile_then_gap, target="cuda", compile=False)
+    assert "polyk_sh_" not in k.source
+    assert any("shared memory off" in n for n in k.schedule.notes)
+    polyk.check(EmulatedKernel(k), _one_tile_reference, dict(NI=40, NJ=36, NK=50))

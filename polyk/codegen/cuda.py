@@ -17,6 +17,7 @@ launches on the legacy default stream without synchronising.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -104,6 +105,7 @@ class CudaModule:
     args: list
     launch_config: list
     ast: isl.AstNode = field(repr=False)
+    notes: list = field(default_factory=list)     # what printing changed in the plans
 
 
 def _helpers() -> str:
@@ -322,9 +324,12 @@ class CudaPrinter:
         register indices become constants), and the loop as isl prints it for the rest."""
         k = self.kernel
         u = f"polyk_u{d}"
-        start = f"{k.inner_tile} * {self.prefix}{k.host_depth + k.n_mapped + d}"
-        full = self._full_tile(n, it, start, k.inner_tile)
+        tile_it = f"{self.prefix}{k.host_depth + k.n_mapped + d}"
+        start = f"{k.inner_tile} * {tile_it}"
         rest = self._plain_loop(n, it, init)
+        if tile_it not in self.iterators:
+            return rest            # isl printed no loop for the tile (see _MissingCopyLevel)
+        full = self._full_tile(n, it, start, k.inner_tile)
         if full is None or k.inner_tile == 1:
             return rest
         outer = self.hoisted is None
@@ -505,6 +510,8 @@ class CudaPrinter:
             for buf in plan.shared:
                 if buf.array == ref.array:
                     dims = [f"{self.prefix}{j}" for j in range(self.kernel.copy_depth + 1)]
+                    if dims[-1] not in self.iterators:
+                        raise _MissingCopyLevel(self.kernel.index)
                     offs = [_aff_text(a, dims, self.names) for a in buf.offsets]
                     return f"polyk_sh_{ref.array}" + "".join(
                         f"[{idx[d]} - ({offs[d]})]" for d in buf.layout)
@@ -654,6 +661,16 @@ def _both(kname, config, args) -> list:
                  c.Statement(f"{kname}<int64_t><<<{config}>>>({a})"))]
 
 
+class _MissingCopyLevel(Exception):
+    """A statement reads a shared buffer where isl printed no loop for the copy level (it
+    drops a tile loop whose value it knows, e.g. the one k tile before a gap in k): the
+    copy has nowhere to go, so that kernel is printed again without shared memory."""
+
+    def __init__(self, kernel: int):
+        super().__init__(kernel)
+        self.kernel = kernel
+
+
 def _shift(aff: isl.Aff, pos: int, by: int) -> isl.Aff:
     """``aff`` with its input dimension ``pos`` advanced by ``by``: f(.., c + by, ..)."""
     space = aff.get_domain_space()
@@ -729,12 +746,24 @@ def print_cuda(scop, schedule, kernels, plans, *, unroll=None, prefetch=True,
     fname = f"polyk_{c_name(scop.name)}"
     tree = schedule.tree if hasattr(schedule, "tree") else schedule
     storage = scalar_storage(scop, tree, kernels)
-    printer = CudaPrinter(scop, tree, kernels, plans, fname, storage)
-    printer.unroll = unroll
-    printer.prefetch = prefetch
-    printer.min_blocks = min_blocks
     node = build_ast(scop, tree)
-    body = printer.node(node)
+    plans = dict(plans)
+    notes = []
+    while True:
+        printer = CudaPrinter(scop, tree, kernels, plans, fname, storage)
+        printer.unroll = unroll
+        printer.prefetch = prefetch
+        printer.min_blocks = min_blocks
+        try:
+            body = printer.node(node)
+            break
+        except _MissingCopyLevel as e:
+            plan = plans[e.kernel]
+            log.info("kernel %d: no loop at the copy level in isl's AST; shared memory off",
+                     e.kernel)
+            plans[e.kernel] = dataclasses.replace(plan, shared=[])
+            notes.append(f"kernel {e.kernel}: shared memory off (isl printed no loop "
+                         "where its copies go)")
     names = printer.names
     free_params = [p for p in scop.params if p not in scop.fixed]
     decls = [c.Line(f"const int64_t {names[p]} = {int(v)};") for p, v in scop.fixed.items()]
@@ -770,4 +799,4 @@ def print_cuda(scop, schedule, kernels, plans, *, unroll=None, prefetch=True,
                        c.Include("cuda_runtime.h"), c.Line(_helpers()), *globals_,
                        *printer.kernel_defs, fn, c.Line(RUNTIME)])
     return CudaModule(str(module) + "\n", fname, free_params, list(scop.args),
-                      printer.launches, node)
+                      printer.launches, node, notes)

@@ -317,9 +317,10 @@ def generate_cuda(op, opts):
                                             registers=opts.registers, smem_budget=budget,
                                             vector=opts.gpu_vector)
             notes.extend(plans[k.index].notes)
-    schedule = Schedule(tree, base.scheduler, tuple(base.notes) + tuple(notes), base.pluto)
-    module = print_cuda(scop, schedule, kernels, plans, unroll=opts.unroll,
+    module = print_cuda(scop, tree, kernels, plans, unroll=opts.unroll,
                         prefetch=opts.prefetch, min_blocks=opts.min_blocks)
+    notes.extend(module.notes)
+    schedule = Schedule(tree, base.scheduler, tuple(base.notes) + tuple(notes), base.pluto)
     so = None
     if opts.compile:
         so = build(module.text, arch=opts.cuda_arch or default_arch(), extra=opts.cflags)
