@@ -99,6 +99,14 @@ def _positive_tuple(name, value):
     return tuple(value)
 
 
+def _positive_int(name, value, none_ok=True) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OptionsError(f"{name} must be a positive integer{' or None' if none_ok else ''}"
+                           f", got {value!r}")
+
+
 def check_gpu_options(opts) -> None:
     """Validate (and normalise) the CUDA options of an ``Options``."""
     tile = _positive_tuple("gpu_tile", opts.gpu_tile)
@@ -115,27 +123,14 @@ def check_gpu_options(opts) -> None:
                                    f"must be a multiple of its thread count ({t} is not a "
                                    f"multiple of {n}), the points of a tile are dealt to its "
                                    "threads evenly")
-    if isinstance(opts.gpu_inner_tile, bool) or not isinstance(opts.gpu_inner_tile, int) \
-            or opts.gpu_inner_tile < 1:
-        raise OptionsError(f"gpu_inner_tile must be a positive integer, got "
-                           f"{opts.gpu_inner_tile!r}")
+    _positive_int("gpu_inner_tile", opts.gpu_inner_tile, none_ok=False)
     if opts.shared not in ("auto", True, False):
         raise OptionsError(f"shared must be 'auto', True or False, got {opts.shared!r}")
-    if not isinstance(opts.registers, bool):
-        raise OptionsError(f"registers must be True or False, got {opts.registers!r}")
-    if opts.gpu_vector is not None and (isinstance(opts.gpu_vector, bool) or not isinstance(
-            opts.gpu_vector, int) or opts.gpu_vector < 1):
-        raise OptionsError(f"gpu_vector must be a positive integer or None, got "
-                           f"{opts.gpu_vector!r}")
-    if not isinstance(opts.prefetch, bool):
-        raise OptionsError(f"prefetch must be True or False, got {opts.prefetch!r}")
-    if opts.min_blocks is not None and (isinstance(opts.min_blocks, bool) or not isinstance(
-            opts.min_blocks, int) or opts.min_blocks < 1):
-        raise OptionsError(f"min_blocks must be a positive integer or None, got "
-                           f"{opts.min_blocks!r}")
-    if opts.unroll is not None and (isinstance(opts.unroll, bool) or not isinstance(
-            opts.unroll, int) or opts.unroll < 1):
-        raise OptionsError(f"unroll must be a positive integer or None, got {opts.unroll!r}")
+    for name in ("registers", "prefetch"):
+        if not isinstance(getattr(opts, name), bool):
+            raise OptionsError(f"{name} must be True or False, got {getattr(opts, name)!r}")
+    for name in ("gpu_vector", "min_blocks", "unroll"):
+        _positive_int(name, getattr(opts, name))
     if opts.cuda_arch is not None and not (isinstance(opts.cuda_arch, str) and
                                            opts.cuda_arch.startswith("sm_") and
                                            opts.cuda_arch[3:].rstrip("a").isdigit()):
