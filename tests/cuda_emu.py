@@ -350,9 +350,10 @@ struct Pool {
 };
 static Pool *pool = nullptr;
 
-static void pool_main(Pool *P, unsigned w) {
+// a worker holds its own semaphore: the vector of them may grow (and move) while it runs
+static void pool_main(Pool *P, std::binary_semaphore *go, unsigned w) {
   for (;;) {
-    P->go[w]->acquire();
+    go->acquire();
     worker(P->job, w);
     if (P->remaining.fetch_sub(1) == 1) P->remaining.notify_one();
   }
@@ -366,7 +367,7 @@ static void run_concurrent(Launch &L) {
   while (pool->go.size() < L.n) {
     unsigned w = (unsigned)pool->go.size();
     pool->go.push_back(new std::binary_semaphore(0));
-    std::thread(pool_main, pool, w).detach();
+    std::thread(pool_main, pool, pool->go.back(), w).detach();
   }
   pool->job = &L;
   pool->remaining.store((int64_t)L.n);
