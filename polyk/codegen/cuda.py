@@ -579,8 +579,9 @@ class CudaPrinter:
                 dims = "".join(f"[{s}]" for s in buf.shape)
                 pre.append(c.Line(f"__shared__ {arr.dtype.ctype} polyk_sh_{buf.array}{dims};"))
                 shared_bytes += math.prod(buf.shape) * arr.dtype.np.itemsize
-        # a bound only where it is needed for the block to launch at all (more than 255
-        # registers a thread could not fit 256+ threads); below it ptxas keeps its freedom
+        # min_blocks (given, or AUTO_MIN_BLOCKS for register-tiled kernels); otherwise a
+        # bound only where the block could not launch without it (more than 255 registers
+        # a thread do not fit 256+ threads)
         bounds = ""
         blocks = self.min_blocks
         if blocks is None and plan is not None and plan.registers and k.n_threads <= 256:
