@@ -48,6 +48,8 @@ class Row:
     coeffs: dict                               # statement -> tuple of iterator coefficients
     consts: dict                               # statement -> constant
     reason: str = ""                           # for cuts: why the graph was cut
+    in_band: bool = False                      # a cut inside a band that keeps it
+                                               # permutable for statements on one side
 
     def expr(self, stmt, iterators) -> str:
         return affine_text(self.coeffs[stmt], self.consts[stmt], iterators)
@@ -211,6 +213,8 @@ class Pluto:
         component gets its own (much smaller) ILP, with its own bound (u, w)."""
         coeffs, consts = {}, {}
         self.parametric = False
+        self.parametric_stmts = set()
+        self.stuck = ()
         active = active if parallel else active + self._rar_together()
         for comp in self._components(active):
             deps = [d for d in active if d.src in comp]
@@ -221,6 +225,7 @@ class Pluto:
                 continue
             sol = self._solve(comp, deps, needs, parallel)
             if sol is None:
+                self.stuck = comp
                 return None
             for s in comp:
                 coeffs[s] = tuple(sol[f"cp_{s}_{k}"] - sol[f"cn_{s}_{k}"]
@@ -245,7 +250,7 @@ class Pluto:
         needs = [s for s in group if not self.full_rank(s)]
         return self._solve_ilp(group, deps, needs, parallel)
 
-    def typed_groups(self, active: list[Dep]) -> list[list[str]]:
+    def typed_groups(self, active: list[Dep], only=None) -> list[list[str]]:
         """Smart fusion's grouping of the SCCs (in a topological order): consecutive SCCs
         are fused greedily where fusing
 
@@ -284,7 +289,7 @@ class Pluto:
                 both <= max(x for x in (bound(cur), bound(scc), 0) if x is not None)
 
         groups: list[list[str]] = []
-        for scc in self.sccs(active):
+        for scc in self.sccs(active, only):
             if groups and fuses_well(groups[-1], list(scc)):
                 groups[-1] = groups[-1] + list(scc)
             else:
@@ -313,6 +318,7 @@ class Pluto:
         sol = self._solve_ilp(comp, deps, needs, parallel)
         if sol is not None and any(sol[f"u_{p}"] for p in self.params):
             self.parametric = True
+            self.parametric_stmts |= set(comp)
         return sol
 
     def _solve_ilp(self, comp, deps, needs, parallel=False) -> dict | None:
@@ -387,10 +393,14 @@ class Pluto:
                 d.satisfied_at = index
 
     # ------------------------------------------------------------ cuts
-    def sccs(self, deps: list[Dep]) -> list[list[str]]:
-        """Strongly connected components of the dependence graph, in a topological order
-        that keeps the original statement order where the graph allows."""
-        succ = {s: set() for s in self.stmts}
+    def sccs(self, deps: list[Dep], only=None) -> list[list[str]]:
+        """Strongly connected components of the dependence graph (of the statements
+        ``only``, default all), in a topological order that keeps the original statement
+        order where the graph allows."""
+        stmts = [s for s in self.stmts if only is None or s in only]
+        if only is not None:
+            deps = [d for d in deps if d.src in only and d.dst in only]
+        succ = {s: set() for s in stmts}
         for d in deps:
             succ[d.src].add(d.dst)
         index, low, stack, on, comps = {}, {}, [], set(), []
@@ -417,7 +427,7 @@ class Pluto:
                         break
                 comps.append(sorted(comp, key=self.order.get))
 
-        for v in self.stmts:
+        for v in stmts:
             if v not in index:
                 visit(v)
         # order components topologically, preferring original order (Kahn's algorithm)
@@ -435,7 +445,7 @@ class Pluto:
             out.append(comps[k])
         return out
 
-    def cut(self, groups: list[list[str]], reason: str) -> bool:
+    def cut(self, groups: list[list[str]], reason: str, in_band: bool = False) -> bool:
         """Add a scalar row numbering the groups; False if it would separate nothing new."""
         if len(groups) < 2:
             return False
@@ -451,11 +461,60 @@ class Pluto:
         if len(new) == len(set(prev.values())):
             return False
         self.rows.append(Row("scalar", -1, {s: (0,) * self.dim[s] for s in self.stmts},
-                             consts, reason))
+                             consts, reason, in_band))
         self.update_satisfaction(len(self.rows) - 1)
         self.notes.append(f"cut ({reason}): " + " | ".join(
             "{" + ", ".join(g) + "}" for g in groups))
         return True
+
+    def cut_fused(self, active: list[Dep]) -> bool:
+        """Smart fusion's cut where the hyperplane found has a reuse distance that grows
+        with the problem size: only in the components whose hyperplane has it."""
+        reason = "smart fusion: fused, the reuse distance grows with the problem size"
+        comps = self._components(active)
+        if any(set(c) - self.parametric_stmts for c in comps):
+            return self.cut_within(self.parametric_stmts, active, reason)
+        return self.cut(self.typed_groups(active), reason)
+
+    def cut_stuck(self, active: list[Dep], band_rows: int):
+        """Where one component of the dependence graph has no hyperplane and others have,
+        distribute that component's SCCs and let the others go on with their band (it stays
+        permutable for them since their active dependences stay active): the new active
+        dependences, or None. If the component's SCCs are one only while its band lasts,
+        its band is closed for it alone: the cut separates its statements, so its later
+        rows form new bands in the tree."""
+        stuck = set(self.stuck)
+        if not stuck:
+            return None
+        reason = "no common hyperplane: distribute the SCCs of the component without one"
+        tries = [active]
+        if band_rows:
+            tries.append([d for d in active if d.src not in stuck or d.satisfied_at is None])
+        for deps in tries:
+            if self.cut_within(stuck, deps, reason, in_band=True):
+                cut = len(self.rows) - 1
+                return [d for d in deps if d.satisfied_at != cut]
+        return None
+
+    def cut_within(self, members, active: list[Dep], reason: str,
+                   in_band: bool = False) -> bool:
+        """Distribute the statements ``members`` (whole components of the active
+        dependence graph) by smart fusion's groups, or by SCCs, keeping each other component
+        whole: components share no unsatisfied dependence, so they need not share loops,
+        and the others keep the band they are building (ludcmp's factorisation is not split
+        because its back substitution, a separate component, needs a cut)."""
+        members = set(members)
+        comps = self._components(active)
+        if not members or len(comps) < 2 or all(set(c) <= members for c in comps):
+            return False
+        if self.fuse == "smart":
+            groups = self.typed_groups(active, members)
+        else:
+            groups = self.sccs(active, members)
+        if len(groups) < 2:
+            return False
+        others = [c for c in comps if not set(c) & members]
+        return self.cut(others + groups, reason, in_band)
 
     def _partition(self) -> dict:
         """Statements grouped by their scalar rows so far."""
@@ -534,8 +593,7 @@ class Pluto:
                 if row is None:
                     row = self.find_hyperplane(active)
                     if row is not None and self.parametric and self.fuse == "smart" and \
-                            self.cut(self.typed_groups(active), "smart fusion: fused, the "
-                                     "reuse distance grows with the problem size"):
+                            self.cut_fused(active):
                         active = self.unsatisfied()
                         continue
             if row is not None:
@@ -543,6 +601,10 @@ class Pluto:
                 self.rows.append(row)
                 band_rows += 1
                 self.update_satisfaction(len(self.rows) - 1)
+                continue
+            cut_active = self.cut_stuck(active, band_rows)
+            if cut_active is not None:
+                active = cut_active
                 continue
             if band_rows:          # close the band: drop what it satisfied, try again
                 band += 1

@@ -40,13 +40,18 @@ def rows_to_tree(scop, rows) -> isl.Schedule:
             reason = row.reason or "constant offsets of a hyperplane"
             return out.get_root().child(0).insert_mark(
                 isl.Id(f"{CUT_MARK}{reason}")).get_schedule()
-        end = r
-        while (end < len(rows) and rows[end].kind == "loop" and rows[end].band == row.band
-               and not constant_on(rows[end], group)):
+        end, band = r, []
+        while end < len(rows):
+            nxt = rows[end]
+            if nxt.kind == "loop" and nxt.band == row.band and not constant_on(nxt, group):
+                band.append(end)
+            elif not (nxt.kind == "scalar" and getattr(nxt, "in_band", False)
+                      and len({nxt.consts[g] for g in group}) == 1):
+                break           # a cut inside the band that separates none of these
             end += 1
         inner = build(group, end)
         members = []
-        for k in range(r, end):
+        for k in band:
             pieces = []
             for g in group:
                 its = stmts[g].iterators
