@@ -386,6 +386,7 @@ EXTRA_OPTIONS: dict = {
     "unroll_jam": [None, False, (2, 2), (1, 2), (2, 1)],
     "scalar_replace": [True, False],
     "pack": [None, True, False],
+    "home_scalars": [True, False],
 }
 
 

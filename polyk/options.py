@@ -61,6 +61,11 @@ class Options:
                  two statements that read them one-to-one (Pluto's --rar, restricted), so
                  statements that stream one array are fused with matching loops (default
                  True; bicg and mvt read their matrix once instead of twice)
+    home_scalars a local scalar accumulator (``w = A[i, j]; for k: w -= ...; A[i, j] = w``)
+                 is kept in the array element it ends in, where no other access sees the
+                 difference, so each iteration has its own storage and the loops can be
+                 tiled (default True; C and OpenMP targets, not "identity";
+                 polyk/scop/homing.py)
     gpu_tile, gpu_threads, gpu_inner_tile, gpu_vector, shared, registers, prefetch,
                  min_blocks, unroll, cuda_arch
                  the CUDA target's mapping (see polyk.codegen.cuda_runtime.GPU_OPTIONS)
@@ -85,6 +90,7 @@ class Options:
     coef_bound: int = 4
     parallel_first: bool | None = None
     rar: bool = True
+    home_scalars: bool = True
     schedule_timeout: float = 60.0
     omp_schedule: str = "static"
     tile: object = False
@@ -124,6 +130,9 @@ class Options:
                                "choice)")
         if not isinstance(self.rar, bool):
             raise OptionsError(f"rar must be True or False, got {self.rar!r}")
+        if not isinstance(self.home_scalars, bool):
+            raise OptionsError(f"home_scalars must be True or False, got "
+                               f"{self.home_scalars!r}")
         from .codegen.cuda_runtime import check_gpu_options
         check_gpu_options(self)
         if self.scheduler not in SCHEDULERS:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -20,7 +21,8 @@ from .schedule.isl_scheduler import isl_schedule
 from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
 from .schedule.pluto import pluto_schedule
 from .schedule.tree import rows_to_tree
-from .scop import compute_dependences
+from .scop import build_scop, compute_dependences
+from .scop.homing import apply_homes, find_homes
 from .scop.privatize import drop_private_deps, privatizable, split_for_coincidence
 from .tiling.diamond import diamond_tile_bands
 from .tiling.intratile import reorder_bands
@@ -144,6 +146,23 @@ def _as_written(scop, schedule, problem) -> Schedule:
     return Schedule(scop.schedule, "identity", (note,))
 
 
+def scop_and_dependences(op, opts: Options):
+    """The op's SCoP and dependences, with scalar accumulators kept in the array elements
+    they end in where that is allowed (``home_scalars``; polyk/scop/homing.py)."""
+    scop = op.scop(sizes=opts.sizes, assume=opts.assume)
+    deps = compute_dependences(scop, timeout=opts.schedule_timeout)
+    if not opts.home_scalars or opts.scheduler == "identity":
+        return scop, deps, ()
+    homes = find_homes(scop, deps)
+    if not homes:
+        return scop, deps, ()
+    scop = build_scop(apply_homes(scop.program, homes), sizes=opts.sizes, assume=opts.assume)
+    deps = compute_dependences(scop, timeout=opts.schedule_timeout)
+    notes = tuple(f"scalar {h.scalar} of {', '.join(h.statements)} kept in {h.text}"
+                  for h in homes)
+    return scop, deps, notes
+
+
 def generate(op, target: str | None = None, *, options: Options | None = None, **kw):
     """Generate (and by default compile) a kernel for ``op``.
 
@@ -158,10 +177,11 @@ def generate(op, target: str | None = None, *, options: Options | None = None, *
         from .codegen.cuda_runtime import generate_cuda
         return generate_cuda(op, opts)
     t0 = time.perf_counter()
-    scop = op.scop(sizes=opts.sizes, assume=opts.assume)
-    deps = compute_dependences(scop, timeout=opts.schedule_timeout)
+    scop, deps, home_notes = scop_and_dependences(op, opts)
     t1 = time.perf_counter()
     schedule = schedule_scop(scop, deps, opts)
+    if home_notes:
+        schedule = dataclasses.replace(schedule, notes=home_notes + schedule.notes)
     t2 = time.perf_counter()
     check_schedule(scop, schedule)
     t3 = time.perf_counter()

@@ -21,7 +21,7 @@ import sympy
 import polyk
 from polyk import f64
 from polyk.kernels import LIBRARY
-from polyk.pipeline import schedule_scop
+from polyk.pipeline import schedule_scop, scop_and_dependences
 from polyk.schedule import check_schedule
 from polyk.schedule.pluto import pluto_schedule
 from polyk.schedule.schedule import CUT_MARK, parallel_mark_depth
@@ -458,11 +458,15 @@ def _inner_bands(k, stmt) -> list:
 def test_smart_fusion_distributes_adi_sweeps_for_parallel_loops():
     """adi's column and row sweeps fuse under t only as -i and i: dependences between them
     span a distance that grows with N, so the fused loop is sequential and buys no reuse.
-    Smart fusion distributes them (the note says why) and each sweep's i loop is parallel;
+    Smart fusion distributes them and each sweep's i loop is parallel;
     max fusion keeps the fused sequential loop."""
     recurrences = ("S16", "S17", "S19", "S23", "S24", "S26")     # the j recurrences
     k = gen(LIBRARY["adi"].op)
-    assert any("reuse distance grows with the problem size" in n for n in k.schedule.notes)
+    # the sweeps' recurrences end up apart: cut because the fused loop's reuse distance
+    # grows with N, or (when the sweeps, a component of their own, find no hyperplane
+    # while the band of t lasts) because they have no common one
+    assert any(n.startswith("cut (") and "| {S16} |" in n and "| {S23} |" in n
+               for n in k.schedule.notes), k.schedule.notes
     for s in recurrences:
         inner = _inner_bands(k, s)
         assert inner, s
@@ -590,9 +594,10 @@ _SCOPS: dict = {}
 
 
 def scop_and_deps(name):
+    """The SCoP generate schedules: scalar accumulators kept in their arrays (homing)."""
     if name not in _SCOPS:
-        scop = LIBRARY[name].op.scop()
-        _SCOPS[name] = (scop, compute_dependences(scop))
+        scop, deps, _ = scop_and_dependences(LIBRARY[name].op, polyk.Options())
+        _SCOPS[name] = (scop, deps)
     return _SCOPS[name]
 
 
@@ -654,3 +659,32 @@ def test_explain_says_why_a_nest_was_distributed():
     assert "distributed: no common hyperplane" in text
     text = str(polyk.explain(gen(producer_consumer, fuse="none")))
     assert "distributed: fuse='none'" in text
+
+
+@polyk.op
+def lu_then_back_substitution(A: f64[N, N], x: f64[N]):
+    for i in range(N):
+        for j in range(i):
+            for k in range(j):
+                A[i, j] -= A[i, k] * A[k, j]
+            A[i, j] = A[i, j] / A[j, j]
+        for j in range(i, N):
+            for k in range(i):
+                A[i, j] -= A[i, k] * A[k, j]
+    for i in range(N - 1, -1, -1):
+        for j in range(i + 1, N):
+            x[i] -= A[i, j] * x[j]
+        x[i] = x[i] / A[i, i]
+
+
+def test_a_component_without_hyperplane_is_cut_alone():
+    """The back substitution (its own component of the dependence graph) has no second
+    hyperplane while its first band lasts: only its SCCs are distributed, and the
+    factorisation keeps one three-deep permutable band, as lu alone has."""
+    k = gen(lu_then_back_substitution)
+    assert any("distribute the SCCs of the component without one" in n
+               for n in k.schedule.notes), k.schedule.notes
+    lu_bands = [b for b in bands(k.schedule.tree)
+                if stmt_names(b.get_domain()) >= {"S0", "S1", "S2"}]
+    assert [b.band_n_member() for b in lu_bands] == [3], k.schedule
+    assert_bands_permutable(k)
