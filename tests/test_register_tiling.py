@@ -115,6 +115,48 @@ def test_declines_without_a_reduction_loop():
     assert "vector_size" not in k.source
 
 
+def test_vector_member_outside_an_innermost_reduction():
+    """doitgen's point band (p, s): s, the sum, innermost; p, the only parallel member,
+    outside (its tile loop is the parallel one). The register block brings p inside as the
+    vector loop: sum[p..p+31] in vector registers across s, C4's rows loaded as vectors."""
+    spec = LIBRARY["doitgen"]
+    k = polyk.generate(spec.op, tile={3: (16, 16)}, compile=False, target="openmp")
+    assert any(re.match(r"register tile 1x16 at depth \d .*c\d+ the vector loop", n)
+               for n in k.schedule.notes), k.schedule.notes
+    assert "vector_size" in k.source
+    sz = spec.sizes["test"]
+    _bitwise(spec.op, spec.op.make_inputs(sz, seed=2), {}, tile={3: (8, 5)}, target="openmp")
+    _bitwise(spec.op, spec.op.make_inputs(sz, seed=2), {}, tile=True, target="openmp")
+
+
+def test_scalar_accumulators_where_no_member_vectorises():
+    """gesummv's band (i, j): the row sums over j innermost, i strides across rows. Blocks
+    of 8 rows get 8 scalar accumulators for tmp and 8 for y (independent chains of adds),
+    kept in registers across j; the default tiles are long along j."""
+    spec = LIBRARY["gesummv"]
+    k = polyk.generate(spec.op, tile=True, compile=False, target="openmp")
+    assert "register tile 8x1 at depth 2 (unroll-and-jam; loop c3 inside the block, 8 " \
+        "scalar accumulators)" in k.schedule.notes, k.schedule.notes
+    tiles = [n for n in k.schedule.notes if re.fullmatch(r"b\d tiled \d+x\d+", n)]
+    assert len(tiles) == 1 and int(tiles[0].split("x")[-1]) >= 256, tiles
+    assert "double polyk_r15 = y[" in k.source and "vector_size" not in k.source
+    inner = k.source[k.source.index("for (; "):]
+    inner = inner[:inner.index("}")]
+    assert "tmp[" not in inner and "y[" not in inner     # accumulators in registers
+    for opts in (dict(tile=True), dict(tile={1: (24, 16)}), dict(tile={1: (5, 7)}),
+                 dict(tile=True, unroll_jam=(3, 1))):
+        _bitwise(spec.op, spec.op.make_inputs({"N": 53}, seed=4), {}, target="openmp",
+                 **opts)
+
+
+def test_scalar_accumulators_not_for_an_outer_reduction():
+    """lu's band (k, i, j) has its reduction k outermost: nothing to gain from scalar
+    chains, the tiles stay the default cubes."""
+    k = polyk.generate(LIBRARY["lu"].op, tile=True, compile=False, target="openmp")
+    assert "b0 tiled 32x32x32" in k.schedule.notes, k.schedule.notes
+    assert not any("scalar accumulators" in n for n in k.schedule.notes)
+
+
 def _tile_note(k, band):
     (note,) = [n for n in k.schedule.notes if n.startswith(f"b{band} tiled ")]
     return tuple(int(x) for x in note.split()[2].split("x"))
