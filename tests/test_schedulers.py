@@ -199,3 +199,28 @@ def test_options_object_keeps_its_target():
     k = polyk.generate(LIBRARY["gemm"].op, "c", options=polyk.Options(target="openmp"),
                        compile=False)
     assert k.options.target == "c" and "omp parallel for" not in k.source
+
+
+def test_small_flat_parallel_loops_get_an_if_clause():
+    """A parallel loop without inner loops runs its team only from PARALLEL_MIN_FLAT
+    iterations on (atax's initialisations); loops with work inside keep their team. Both
+    sides of the clause compute the same (checked at sizes on both sides)."""
+    from polyk.codegen.c_printer import PARALLEL_MIN_FLAT
+    k = polyk.generate(LIBRARY["atax"].op, target="openmp", tile=True, compile=False)
+    assert f"#pragma omp parallel for schedule(static) if((M) >= {PARALLEL_MIN_FLAT})" \
+        in k.source
+    k = polyk.generate(LIBRARY["gemm"].op, target="openmp", tile=True, compile=False)
+    assert "omp parallel for" in k.source and " if(" not in k.source
+    op = polyk.Op.from_source(
+        "def scale(A: f64[N], B: f64[N]):\n"
+        "    for i in range(N):\n"
+        "        B[i] = 2.0 * A[i] + 1.0\n",
+        namespace={"f64": polyk.f64, "N": polyk.params("N")})
+    k = polyk.generate(op, target="openmp")
+    assert " if(" in k.source
+    for n in (PARALLEL_MIN_FLAT - 1, PARALLEL_MIN_FLAT + 5):
+        a = np.arange(n, dtype=np.float64)
+        b = np.zeros(n)
+        with polyk.openmp_threads(2):
+            k(A=a, B=b)
+        np.testing.assert_array_equal(b, 2.0 * a + 1.0)
