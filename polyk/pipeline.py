@@ -30,7 +30,7 @@ from .tiling.packing import insert_pack_marks
 from .tiling.rectangular import tile_bands
 from .tiling.separation import separate_full_tiles
 from .tiling.unroll_jam import register_block_tile_sizes, register_tile
-from .tiling.vector import insert_simd_marks
+from .tiling.vector import insert_simd_marks, sink_vector_members
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,11 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
                                        vector_bytes(options))
         if uj_notes:
             notes.extend(uj_notes)
+            tree = mark_coincident(tree, always, scalars)
+    if tiled and options.intratile:
+        tree, sink_notes = sink_vector_members(tree, scop)
+        if sink_notes:
+            notes.extend(sink_notes)
             tree = mark_coincident(tree, always, scalars)
     if options.simd and options.scheduler != "identity":
         tree, simd_notes = insert_simd_marks(tree, scop)

@@ -149,3 +149,33 @@ def test_separated_tiles_compute_the_same(name, tile):
     k(**got, **extra)
     for a in want:
         np.testing.assert_array_equal(got[a], want[a])
+
+
+def test_parallel_point_loop_sunk_below_the_reduction_loops():
+    """conv2d: the band (n, k, p, q, c) has the filter loops r, s below it (the sum's order
+    c, r, s is fixed). Its point loop q, parallel with stride-1 accesses, goes innermost
+    and is marked simd; the parallel mark above the point band no longer names it.
+    Results bitwise those of the loop nest as written."""
+    import numpy as np
+    from polyk.kernels import LIBRARY
+    from conftest import copy_args
+    spec = LIBRARY["conv2d"]
+    k = polyk.generate(spec.op, target="openmp", tile=True, compile=False)
+    assert any(n.startswith("point loop c8 moved innermost") for n in k.schedule.notes), \
+        k.schedule.notes
+    assert "loop c11 marked simd" in k.schedule.notes
+    body = k.source[k.source.index("#pragma omp simd\n", k.source.index("c11")):]
+    assert body.split("\n")[1].strip().startswith("for (int64_t c11")
+    sz = spec.sizes["test"]
+    inp = spec.op.make_inputs(sz, seed=7)
+    want = copy_args(inp)
+    polyk.generate(spec.op, scheduler="identity", fp_contract=False)(**want)
+    for opts in (dict(tile=True), dict(tile={1: (2, 4, 8, 16, 3)}), dict(tile={1: (1, 1, 5, 7, 2)})):
+        got = copy_args(inp)
+        kk = polyk.generate(spec.op, target="openmp", fp_contract=False, **opts)
+        assert any("moved innermost" in n for n in kk.schedule.notes), opts
+        with polyk.openmp_threads(2):
+            kk(**got)
+        np.testing.assert_array_equal(got["out"], want["out"], err_msg=str(opts))
+    k = polyk.generate(spec.op, target="openmp", tile=True, intratile=False, compile=False)
+    assert not any("moved innermost" in n for n in k.schedule.notes)
