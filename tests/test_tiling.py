@@ -229,16 +229,18 @@ def test_tiled_kernels_bitwise_equal_to_untransformed(baselines, name, opts):
 
 
 def test_wavefront_of_tiles_keeps_its_partial_tiles_in_the_parallel_loop():
-    """lu's tile band runs as a wavefront: its full tiles are not separated (isl would
-    print each wavefront's edge tile after the parallel loop, alone), and its point band
+    """lu's tile band (three members) runs as a wavefront: its full tiles are not
+    separated (isl would print each wavefront's face of partial tiles after the parallel
+    loop, on one thread), and its point band
     gets no parallel mark of its own (inside the parallel tile loop it would only run in
     parallel at edges, one parallel region per iteration of the point loops around it).
-    gemm's tiles, a parallel band, stay separated."""
+    gemm's tiles, a parallel band, and mvt's two-member wavefront stay separated."""
     k = polyk.generate(LIBRARY["lu"].op, target="openmp", tile=True, compile=False)
     assert "outermost band skewed into a wavefront" in k.schedule.notes
     assert not any(n.startswith("full tiles") for n in k.schedule.notes), k.schedule.notes
     assert set(re.findall(r"polyk_omp_parallel@[0-9,]*", str(k.schedule.tree))) == \
         {"polyk_omp_parallel@1"}
     assert k.source.count("#pragma omp parallel for") == 1
-    k = polyk.generate(LIBRARY["gemm"].op, target="openmp", tile=True, compile=False)
-    assert any(n.startswith("full tiles") for n in k.schedule.notes), k.schedule.notes
+    for name in ("gemm", "mvt"):
+        k = polyk.generate(LIBRARY[name].op, target="openmp", tile=True, compile=False)
+        assert any(n.startswith("full tiles") for n in k.schedule.notes), k.schedule.notes
