@@ -63,16 +63,23 @@ def _member_map(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
     return isl.UnionMap.from_union_pw_aff(node.band_get_partial_schedule().get_at(j))
 
 
-def _writes_invariant(scop, node: isl.ScheduleNode, j: int) -> bool:
-    """Two instances under the band that differ only in member j (same prefix, same other
-    members) write the same elements: the written elements are reused along j."""
-    dom = node.get_domain()
-    same = node.get_prefix_schedule_union_map().intersect_domain(dom)
+def _same_but(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
+    """Pairs of instances under the band with the same prefix and the same values of every
+    member but j."""
+    same = node.get_prefix_schedule_union_map().intersect_domain(node.get_domain())
     same = same.apply_range(same.reverse())
     for k in range(node.band_n_member()):
         if k != j:
             m = _member_map(node, k)
             same = same.intersect(m.apply_range(m.reverse()))
+    return same
+
+
+def _writes_invariant(scop, node: isl.ScheduleNode, j: int) -> bool:
+    """Two instances under the band that differ only in member j (same prefix, same other
+    members) write the same elements: the written elements are reused along j."""
+    dom = node.get_domain()
+    same = _same_but(node, j)
     live = set()
     dom.foreach_set(lambda s: live.add(s.get_tuple_name()))
     wrote = False
@@ -153,12 +160,7 @@ def _stride_score(scop, band: isl.ScheduleNode, j: int) -> int:
     leaves invariant, -4 per other access (as polyk.tiling.intratile scores a band's
     members from their coefficients; this works on point bands too)."""
     dom = band.get_domain()
-    same = band.get_prefix_schedule_union_map().intersect_domain(dom)
-    same = same.apply_range(same.reverse())
-    for k in range(band.band_n_member()):
-        if k != j:
-            m = _member_map(band, k)
-            same = same.intersect(m.apply_range(m.reverse()))
+    same = _same_but(band, j)
     m = _member_map(band, j)
     step = m.apply_range(isl.UnionMap("{ [x] -> [x + 1] }")).apply_range(m.reverse())
     pairs = same.intersect(step)
