@@ -38,7 +38,8 @@ import dataclasses
 
 import islpy as isl
 
-from .expr import AAdd, AFloorDiv, AMinMax, AMod, AMul, AVar, ELoad
+from .expr import AAdd, AFloorDiv, AMinMax, AMod, AMul, AVar, ELoad, aff_pretty
+from .privatize import _same_iteration
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,26 +128,14 @@ def _home_of(scop, deps, name, web) -> Home | None:
             got = flow.intersect_range(isl.UnionSet.from_set(s.domain)).range()
             if not isl.UnionSet.from_set(s.domain).is_subset(got):
                 return None
-    if not flow.is_subset(_same_iteration(scop, web, d)):
+    if not flow.is_subset(_same_iteration(scop, None, d, web)):
         return None
     if not _covered(scop, web, d):
         return None
     if _home_touched(scop, first, last, d):
         return None
-    text = f"{home.name}[{', '.join(_pretty(i) for i in lb.target.indices)}]"
+    text = f"{home.name}[{', '.join(aff_pretty(i) for i in lb.target.indices)}]"
     return Home(name, tuple(s.name for s in web), home.name, text)
-
-
-def _same_iteration(scop, web, d) -> isl.UnionMap:
-    """Pairs of instances of the web's statements in one iteration of the d common loops."""
-    out = isl.UnionMap.empty(scop.context.get_space())
-    for s in web:
-        for t in web:
-            a = [f"a{k}" for k in range(len(s.iterators))]
-            b = a[:d] + [f"b{k}" for k in range(d, len(t.iterators))]
-            out = out.union(isl.UnionMap(f"{scop.params_decl} {{ {s.name}[{', '.join(a)}] -> "
-                                         f"{t.name}[{', '.join(b)}] }}"))
-    return out
 
 
 def _covered(scop, web, d) -> bool:
@@ -165,11 +154,6 @@ def _covered(scop, web, d) -> bool:
     if not last.domain.apply(to_first).is_equal(first.domain):
         return False
     return all(projected(s).is_subset(first.domain) for s in web[1:-1])
-
-
-def _pretty(a) -> str:
-    from .expr import aff_pretty
-    return aff_pretty(a)
 
 
 def _home_touched(scop, first, last, d) -> bool:

@@ -35,10 +35,11 @@ def common_depth(scop, name: str) -> int:
     return depth
 
 
-def _same_iteration(scop, name: str, depth: int) -> isl.UnionMap:
-    """Pairs of instances of statements accessing ``name`` that agree on the first
-    ``depth`` iterators (the common loops)."""
-    stmts = [s for s in scop.statements if any(a.array == name for a in s.accesses)]
+def _same_iteration(scop, name: str | None, depth: int, stmts=None) -> isl.UnionMap:
+    """Pairs of instances of statements accessing ``name`` (or of ``stmts``) that agree on
+    the first ``depth`` iterators (the common loops)."""
+    if stmts is None:
+        stmts = [s for s in scop.statements if any(a.array == name for a in s.accesses)]
     out = isl.UnionMap.empty(scop.context.get_space())
     for s in stmts:
         for t in stmts:
