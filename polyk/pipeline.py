@@ -73,7 +73,8 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
             auto = None
             if node is not None and options.unroll_jam is not False:
                 auto = register_block_tile_sizes(scop, node, options.unroll_jam,
-                                                 vector_bytes(options))
+                                                 vector_bytes(options),
+                                                 pack=options.pack is not False)
             return options.tile_sizes(b, n, auto)
 
         if options.diamond:
@@ -100,11 +101,12 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         tree, sep_notes = separate_full_tiles(tree)
         notes.extend(sep_notes[:1])
     if tiled and options.pack is not False:
-        tree, pack_notes = insert_pack_marks(tree, scop, options.pack)
+        tree, pack_notes = insert_pack_marks(tree, scop, options.pack,
+                                             transpose=options.unroll_jam is not False)
         notes.extend(pack_notes)
     if tiled and options.unroll_jam is not False:
         tree, uj_notes = register_tile(tree, scop, options.unroll_jam,
-                                       vector_bytes(options))
+                                       vector_bytes(options), pack=options.pack is not False)
         if uj_notes:
             notes.extend(uj_notes)
             tree = mark_coincident(tree, always, scalars)

@@ -137,6 +137,67 @@ def test_pack_false_and_auto_on_a_stencil():
     assert "polyk_pack_" not in k.source
 
 
+# ------------------------------------------------------------------ transposed groups
+
+def test_read_only_array_read_two_ways_packs_two_groups_one_transposed():
+    """syrk reads A[i][k] and A[j][k]: the two tiles' rows share no fixed box, so each
+    access is packed on its own; the register block's vector loop runs along j, which
+    walks A[j][k] across rows: that group's buffer is stored [k][j]."""
+    from polyk.tiling.packing import pack_groups, parse_entry
+    spec = LIBRARY["syrk"]
+    k = polyk.generate(spec.op, target="openmp", tile=True, compile=False)
+    groups = pack_groups(k.scop)
+    assert set(groups) == {"A"} and len(groups["A"]) == 2
+    marks = _marks(k.schedule.tree, PACK_MARK)
+    assert marks
+    entries = {parse_entry(e) for m in marks for e in m[len(PACK_MARK):].split(",")}
+    (t,) = [g for a, g, perm in entries if perm == (1, 0)]
+    assert entries == {("A", t, (1, 0)), ("A", 1 - t, None)}
+    # the transposed group is A[j][k] (the statement's second iterator first)
+    assert {ix[0].name for _, ix in groups["A"][t]} == {"j"}
+    src = k.source
+    # A[j][k] from the transposed buffer: the copy walks j innermost, the block loads
+    # vectors of consecutive j from it
+    assert re.search(rf"polyk_pack_A_{t}\[\(+polyk_q1\) - polyk_o_A_{t}1\)+ \* \d+ "
+                     rf"\+ \(\(polyk_q0\) - polyk_o_A_{t}0\)\] = A\[", src)
+    assert re.search(rf"__builtin_memcpy\(&polyk_t\d+, &polyk_pack_A_{t}\[", src)
+    assert any("transposed" in n for n in k.schedule.notes)
+    # without packing no vector member exists: scalar accumulators along j
+    k = polyk.generate(spec.op, target="openmp", tile=True, pack=False, compile=False)
+    assert any("scalar accumulators" in n for n in k.schedule.notes)
+    assert "vector_size" not in k.source
+
+
+@pytest.mark.parametrize("opts", [
+    dict(tile=True), dict(tile=(8, 16, 8), unroll_jam=(2, 8)),
+    dict(tile=(12, 20, 7), unroll_jam=(4, 4), pack=True),
+    dict(tile={1: (16, 8, 8)}, l2_tile=True, target="c"),
+    dict(tile=(1, 16, 4), unroll_jam=(1, 8)),
+], ids=["auto", "8x16x8", "non-dividing", "l2", "tile-1"])
+@pytest.mark.parametrize("name", ["syrk", "syr2k"])
+def test_transposed_buffers_bitwise(name, opts):
+    spec = LIBRARY[name]
+    sz = {"N": 45, "M": 37}
+    k = _bitwise(spec.op, spec.op.make_inputs(sz, seed=5), sz,
+                 **{"target": "openmp", **opts})
+    if not opts.get("l2_tile"):       # (two tiling levels: no fixed box, no packing)
+        assert "polyk_pack_A_0" in k.source and "polyk_pack_A_1" in k.source
+
+
+def test_simd_mark_follows_the_transposed_layout():
+    """A simd mark on a loop walking A[j][k] along j only where a transposed buffer serves
+    the access (vector.py asks packing.layouts_above)."""
+    spec = LIBRARY["syr2k"]
+    k = polyk.generate(spec.op, target="openmp", tile=(16, 64, 16), unroll_jam=(4, 16),
+                       compile=False)
+    assert sum("transposed" in n for n in k.schedule.notes) == 1
+    inner = [n for n in k.schedule.notes if n.startswith("loop c7 marked simd")]
+    assert inner
+    k = polyk.generate(spec.op, target="openmp", tile=(16, 64, 16), unroll_jam=(4, 16),
+                       pack=False, compile=False)
+    assert not [n for n in k.schedule.notes if n.startswith("loop c7 marked simd")]
+
+
 # ------------------------------------------------------------------ every kernel
 
 # CI runs one seeded combination for each of these (packing of read and written arrays,

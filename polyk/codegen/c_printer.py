@@ -22,7 +22,7 @@ from ..schedule.schedule import parallel_mark_depths, simd_mark_depth
 from ..scop.dependences import dataflow
 from ..scop.expr import aff_to_c
 from ..tiling.packing import attach as attach_packing
-from ..tiling.packing import pack_mark_arrays, print_pack_mark
+from ..tiling.packing import pack_mark_arrays, packed_for, print_pack_mark
 from ..tiling.register import print_register_loop
 from ..tiling.separation import without_separation
 from ..tiling.unroll_jam import register_mark_depths
@@ -260,7 +260,7 @@ class _Printer:
         self.outlined: list = []          # bodies of parallel loops, as static functions
         self.simd = "omp"                 # how simd marks are printed (False: not at all)
         self.register = None              # (r, v) iterators inside a register mark
-        self.packed = {}                  # array -> its tile buffer (tiling/packing.py)
+        self.packed = {}                  # array -> its tile buffers (tiling/packing.py)
         self.scalar_replace = True        # register blocks printed by tiling/register.py
         self.vector_bytes = 64            # vector size of register blocks
         self.omp_schedule = "static"
@@ -573,17 +573,20 @@ class _Printer:
         env = dict(self.names)
         for it, a in zip(stmt.iterators, args):
             env[it] = a if _simple(a) else f"({a})"
-        printer = BodyPrinter(self.scop.arrays, env, self.access)
+        printer = BodyPrinter(self.scop.arrays, env,
+                              lambda ref, names: self.access(ref, names, name))
         return c.Statement(printer.assign(stmt.body))
 
-    def access(self, ref, env) -> str:
-        """Row-major element of an array, or a scalar variable."""
+    def access(self, ref, env, stmt: str | None = None) -> str:
+        """Row-major element of an array, or a scalar variable; in a packed tile, the
+        element of the buffer that serves access ``ref`` of statement ``stmt``."""
         if not ref.indices:
             return c_name(ref.array)
         arr = self.scop.arrays[ref.array]
         idx = [aff_to_c(i, env) for i in ref.indices]
-        if ref.array in self.packed:
-            return self.packed[ref.array].element(idx)
+        packed = packed_for(self, ref, stmt)
+        if packed is not None:
+            return packed.element(idx)
         flat = idx[0]
         for d, i in zip(arr.shape[1:], idx[1:]):
             flat = f"{flat if _simple(flat) else f'({flat})'} * {_lin_c(d, self.names)} + {i}"

@@ -2,11 +2,13 @@
 
 Shared by CPU packing (packing.py) and GPU shared-memory promotion. API:
 
-    access_footprints(scop, node) -> dict[str, Footprint]
+    access_footprints(scop, node, key=None) -> dict[str, Footprint]
         ``node``: an isl.ScheduleNode; its prefix schedule (the outer loops, e.g. the tile
         loops above a point band) names one "tile". For each array (not scalars) accessed by
         the statements under ``node``: the elements read and written per tile, as maps
-        ``{ [prefix dims] -> A[...] }`` (parameters kept), and their box.
+        ``{ [prefix dims] -> A[...] }`` (parameters kept), and their box. ``key(stmt,
+        access)`` groups accesses otherwise (packing.py: one group per read-only access
+        pattern); the dict is then keyed by its values.
 
     Footprint(array, read, written, box)
         read / written: isl.Map (empty map when the tile only writes / only reads)
@@ -175,13 +177,16 @@ def _prefix_map(node: isl.ScheduleNode) -> isl.UnionMap:
     return node.get_prefix_schedule_union_map().intersect_domain(node.get_domain())
 
 
-def access_footprints(scop, node: isl.ScheduleNode) -> dict[str, Footprint]:
+def access_footprints(scop, node: isl.ScheduleNode, key=None) -> dict:
     """Per array accessed under ``node``: read and written elements per value of the prefix
-    schedule (one tile), and a fixed box around them (None where none exists)."""
+    schedule (one tile), and a fixed box around them (None where none exists). ``key(stmt,
+    access)`` may split an array's accesses into groups, each with its own footprint: the
+    result is then keyed by what ``key`` returns (default: the array's name)."""
     prefix = _prefix_map(node)
     live = set()
     node.get_domain().foreach_set(lambda s: live.add(s.get_tuple_name()))
     rel = {"read": {}, "write": {}}
+    array_of = {}
     for s in scop.statements:
         if s.name not in live:
             continue
@@ -192,14 +197,16 @@ def access_footprints(scop, node: isl.ScheduleNode) -> dict[str, Footprint]:
             if got.is_empty():
                 continue
             m = isl.Map.from_union_map(got)
+            k = a.array if key is None else key(s, a)
+            array_of[k] = a.array
             d = rel[a.kind]
-            d[a.array] = m if a.array not in d else d[a.array].union(m)
+            d[k] = m if k not in d else d[k].union(m)
     out = {}
-    for name in sorted(set(rel["read"]) | set(rel["write"])):
-        r = rel["read"].get(name)
-        w = rel["write"].get(name)
+    for k in sorted(set(rel["read"]) | set(rel["write"]), key=str):
+        r = rel["read"].get(k)
+        w = rel["write"].get(k)
         space = (r if r is not None else w).get_space()
         r = r if r is not None else isl.Map.empty(space)
         w = w if w is not None else isl.Map.empty(space)
-        out[name] = Footprint(name, r.coalesce(), w.coalesce(), box_hull(r.union(w)))
+        out[k] = Footprint(array_of[k], r.coalesce(), w.coalesce(), box_hull(r.union(w)))
     return out

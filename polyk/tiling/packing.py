@@ -15,6 +15,15 @@ and every access to the array inside the tile reads or writes the buffer at
 sets with the tile loops as parameters, so partial tiles, triangles and skewed tiles copy
 exactly their elements.
 
+Access groups and transposed buffers: a read-only array read through index expressions
+that differ beyond constants (syrk's A[i][k] and A[j][k]: rows of two different tiles,
+no fixed box around both) is packed per access pattern, one buffer per group
+(``pack_groups``; copies of one element in two buffers stay equal since nothing writes
+them). Where the register block's vector loop (unroll_jam.py) walks a group's array
+along a dimension other than the last (syrk's j in A[j][k]), that group's buffer stores
+the dimension last (``[k][j]``): the vector loop then loads consecutive elements. The
+mark names these entries ``A~g@1.0`` (group g, buffer dimensions = array dimensions 1, 0).
+
 The cost model (``pack=None``): pack an array that the tile only reads, whose box has at
 least two rows of at least 8 elements (a strided footprint, conflict-prone in the cache),
 with every element reused at least 8 times on average by the tile, all packed buffers of a
@@ -43,10 +52,64 @@ PACK_MARK = "polyk_pack "
 MAX_BYTES = 1 << 20
 
 
-def pack_mark_arrays(name: str) -> list[str] | None:
+def pack_mark_entries(name: str) -> list[str] | None:
+    """The entries of a pack mark: ``A`` (all of A's accesses in the tile), ``A~g`` (the
+    g-th access group of a read-only array, ``pack_groups``), either followed by
+    ``@p0.p1...``: the buffer's dimensions are the array's p0, p1, ... (a transposed copy)."""
     if not name.startswith(PACK_MARK):
         return None
     return name[len(PACK_MARK):].split(",")
+
+
+def parse_entry(entry: str) -> tuple[str, int | None, tuple[int, ...] | None]:
+    head, _, perm = entry.partition("@")
+    array, _, g = head.partition("~")
+    return (array, int(g) if g else None,
+            tuple(int(x) for x in perm.split(".")) if perm else None)
+
+
+def format_entry(key, perm=None) -> str:
+    text = key if isinstance(key, str) else f"{key[0]}~{key[1]}"
+    return text + ("@" + ".".join(map(str, perm)) if perm else "")
+
+
+def pack_mark_arrays(name: str) -> list[str] | None:
+    entries = pack_mark_entries(name)
+    return None if entries is None else [parse_entry(e)[0] for e in entries]
+
+
+def _linear(aff) -> tuple:
+    from .register import _aff_lin
+    lin = _aff_lin(aff, {}) or {"?": repr(aff)}
+    return tuple(sorted((k, v) for k, v in lin.items() if k != ""))
+
+
+def pack_groups(scop) -> dict[str, list[frozenset]]:
+    """Access groups of the read-only arrays read with more than one access pattern (the
+    index expressions up to constants): syrk reads A[i][k] and A[j][k], two tiles' rows
+    that share no fixed box; each group is packed on its own (read-only, so copies of one
+    element in two buffers stay equal). A group is a set of (statement, indices)."""
+    pats: dict[str, dict] = {}
+    written = set()
+    for s in scop.statements:
+        for a in s.accesses:
+            if not scop.arrays[a.array].shape:
+                continue
+            if a.kind == "write":
+                written.add(a.array)
+            pat = tuple(_linear(i) for i in a.expr.indices)
+            pats.setdefault(a.array, {}).setdefault(pat, set()).add((s.name, a.expr.indices))
+    return {name: [frozenset(g) for g in by.values()] for name, by in pats.items()
+            if name not in written and len(by) > 1}
+
+
+def _group_key(groups):
+    def key(s, a):
+        for g, members in enumerate(groups.get(a.array, ())):
+            if (s.name, a.expr.indices) in members:
+                return (a.array, g)
+        return a.array
+    return key
 
 
 # ---------------------------------------------------------------- schedule side
@@ -80,36 +143,85 @@ def _parallel_below(node) -> list:
             and parallel_mark_depth(n.mark_get_id().get_name()) is not None]
 
 
-def choose_arrays(scop, mark, option) -> list[str]:
-    """The arrays packed at the point mark ``mark`` (see the module's cost model)."""
+def choose_arrays(scop, mark, option, groups=None, perms=None) -> list:
+    """The arrays (or access groups, ``pack_groups``) packed at the point mark ``mark``
+    (see the module's cost model); ``perms`` the buffer layouts of transposed groups."""
     sizes = [int(v) for v in mark.mark_get_id().get_name()[len(POINT_MARK):].split("x")]
     volume = 1
     for s in sizes:
         volume *= s
     chosen, total = [], 0
     budget = cache_sizes()["L2"] // 2 if option is None else MAX_BYTES
-    for name, fp in access_footprints(scop, mark).items():
+    for key, fp in access_footprints(scop, mark, _group_key(groups or {})).items():
         box = fp.box
         if box is None:
             continue
-        nbytes = box.volume * scop.arrays[name].dtype.np.itemsize
+        nbytes = box.volume * scop.arrays[fp.array].dtype.np.itemsize
         if option is None:
-            if not fp.written.is_empty() or len(box.sizes) < 2:
+            perm = (perms or {}).get(key)
+            dims = [box.sizes[k] for k in perm] if perm else list(box.sizes)
+            if not fp.written.is_empty() or len(dims) < 2:
                 continue
-            if box.sizes[-1] < 8 or max(box.sizes[:-1]) < 2 or volume < 8 * box.volume:
+            if dims[-1] < 8 or max(dims[:-1]) < 2 or volume < 8 * box.volume:
                 continue
         if total + nbytes > budget:
             continue
-        chosen.append(name)
+        chosen.append(key)
         total += nbytes
     return chosen
 
 
-def insert_pack_marks(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, list[str]]:
-    """A PACK_MARK below every point mark whose tile has arrays worth packing."""
+def _band_below(mark):
+    node = mark.child(0)
+    while node.get_type() == isl.schedule_node_type.mark:
+        node = node.child(0)
+    if node.get_type() != isl.schedule_node_type.band or \
+            node.child(0).get_type() != isl.schedule_node_type.leaf:
+        return None
+    return node
+
+
+def transposed_layouts(scop, mark, groups) -> dict:
+    """Group key -> buffer dimension order, for the groups that the register block's vector
+    member (unroll_jam.choose_members) walks along a dimension other than the last
+    (``unroll_jam.transposed_dim``): that dimension goes last, so the vector loop reads the
+    buffer with stride 1. syrk: A[j][k] packed as [k][j]."""
+    from .unroll_jam import choose_members, transposed_dim
+    band = _band_below(mark)
+    if band is None:
+        return {}
+    pick = choose_members(scop, band, pack=True)
+    if pick is None or pick[2] is None:
+        return {}
+    v = pick[2]
+    key = _group_key(groups)
+    live = set()
+    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
+    dims: dict = {}
+    for s in scop.statements:
+        if s.name not in live:
+            continue
+        for a in s.accesses:
+            if scop.arrays[a.array].shape:
+                dims.setdefault(key(s, a), set()).add(transposed_dim(scop, band, v, a))
+    out = {}
+    for k, ds in dims.items():
+        if len(ds) == 1 and None not in ds:
+            d = ds.pop()
+            rank = len(scop.arrays[k if isinstance(k, str) else k[0]].shape)
+            out[k] = tuple(x for x in range(rank) if x != d) + (d,)
+    return out
+
+
+def insert_pack_marks(sched: isl.Schedule, scop, option,
+                      transpose: bool = False) -> tuple[isl.Schedule, list[str]]:
+    """A PACK_MARK below every point mark whose tile has arrays worth packing; with
+    ``transpose`` (register blocks follow), a group read along the vector member in a
+    dimension other than the last is packed transposed (``transposed_layouts``)."""
     if option is False:
         return sched, []
     notes = []
+    groups = pack_groups(scop)
     paths = [p for p, n in _nodes(sched.get_root())
              if n.get_type() == isl.schedule_node_type.mark
              and n.mark_get_id().get_name().startswith(POINT_MARK)]
@@ -125,8 +237,10 @@ def insert_pack_marks(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, 
         below = {a for _, n in _nodes(mark)
                  if n.get_type() == isl.schedule_node_type.mark
                  for a in (pack_mark_arrays(n.mark_get_id().get_name()) or ())}
-        arrays = [a for a in choose_arrays(scop, mark, option) if a not in below]
-        if not arrays:
+        perms = transposed_layouts(scop, mark, groups) if transpose else {}
+        keys = [k for k in choose_arrays(scop, mark, option, groups, perms)
+                if (k if isinstance(k, str) else k[0]) not in below]
+        if not keys:
             continue
         # parallel marks inside the tile are not printed under an outer parallel loop;
         # they go, so the buffers are never shared by threads
@@ -134,45 +248,94 @@ def insert_pack_marks(sched: isl.Schedule, scop, option) -> tuple[isl.Schedule, 
             node = _at(sched, path + sub)
             sched = node.delete().get_schedule()
         node = _at(sched, path).child(0)
-        node = node.insert_mark(isl.Id(PACK_MARK + ",".join(arrays)))
+        entries = [format_entry(k, perms.get(k)) for k in keys]
+        node = node.insert_mark(isl.Id(PACK_MARK + ",".join(entries)))
         sched = node.get_schedule()
-        notes.append(f"packed {', '.join(arrays)} per tile of "
+        notes.append(f"packed {', '.join(_describe(e) for e in entries)} per tile of "
                      f"{_at(sched, path).mark_get_id().get_name()[len(POINT_MARK):]}")
     return sched, notes
+
+
+def _describe(entry: str) -> str:
+    array, g, perm = parse_entry(entry)
+    text = array if g is None else f"{array} (access group {g})"
+    return text + (f" transposed to dimensions {perm}" if perm else "")
+
+
+def layouts_above(scop, node: isl.ScheduleNode):
+    """``layout(stmt, access)``: the buffer dimension order of the transposed buffer that
+    serves the access under ``node`` (a pack mark above it), or None."""
+    perms = {}
+    groups = None
+    while node.has_parent():
+        node = node.parent()
+        if node.get_type() != isl.schedule_node_type.mark:
+            continue
+        for e in pack_mark_entries(node.mark_get_id().get_name()) or ():
+            array, g, perm = parse_entry(e)
+            if perm is None:
+                continue
+            if g is None:
+                perms.setdefault(array, perm)
+                continue
+            groups = groups if groups is not None else pack_groups(scop)
+            for m in groups[array][g]:
+                perms.setdefault((array,) + m, perm)
+
+    def layout(stmt, a):
+        return perms.get((a.array, stmt.name, a.expr.indices), perms.get(a.array))
+    return layout
 
 
 # ---------------------------------------------------------------- AST side
 
 class _Pack:
-    """One packed array at one occurrence of a pack mark."""
+    """One packed array (or access group) at one occurrence of a pack mark."""
 
-    def __init__(self, array, sizes, offsets, copy_in, copy_out, values):
-        self.array = array
-        self.sizes = sizes            # box sizes
-        self.offsets = offsets        # isl AstExpr per dimension
+    def __init__(self, array, group, perm, members, sizes, offsets, copy_in, copy_out,
+                 values):
+        self.array, self.group, self.perm = array, group, perm
+        self.members = members        # (statement, indices) of the group, None: all
+        self.sizes = sizes            # box sizes (array order)
+        self.offsets = offsets        # isl AstExpr per dimension (array order)
         self.copy_in = copy_in        # isl AstNode over the elements read (or None)
         self.copy_out = copy_out      # isl AstNode over the elements written (or None)
         self.values = values          # param name -> AstExpr of a tile loop's value
 
 
-def _copy_ast(elements: isl.Set, rank: int):
+def _copy_ast(elements: isl.Set, rank: int, perm=None):
+    """Loops over ``elements`` (iterators polyk_q<d> for array dimension d), the buffer's
+    last dimension innermost (the stores of a transposed copy walk the buffer)."""
     if elements.is_empty():
         return None
     build = isl.AstBuild.from_context(isl.Set.universe(elements.get_space().params()))
+    order = perm or tuple(range(rank))
     ids = isl.IdList.alloc(isl.DEFAULT_CONTEXT, rank)
-    for k in range(rank):
+    for k in order:
         ids = ids.add(isl.Id(f"polyk_q{k}"))
     build = build.set_iterators(ids)
     smap = isl.Map.identity(elements.get_space().map_from_set()) \
         .intersect_domain(elements)
+    if perm:
+        aff = isl.MultiAff.identity(elements.get_space().map_from_set())
+        smap = smap.apply_range(isl.Map.from_multi_aff(_permute(aff, perm)))
     smap = smap.reset_tuple_id(isl.dim_type.out)
     return build.node_from_schedule_map(isl.UnionMap.from_map(smap))
 
 
+def _permute(ma: isl.MultiAff, perm) -> isl.MultiAff:
+    lst = isl.AffList.alloc(isl.DEFAULT_CONTEXT, len(perm))
+    for k in perm:
+        lst = lst.add(ma.get_at(k))
+    return isl.MultiAff.from_aff_list(ma.get_space(), lst)
+
+
 def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
-    arrays = pack_mark_arrays(node.mark_get_id().get_name())
-    if arrays is None:
+    entries = pack_mark_entries(node.mark_get_id().get_name())
+    if entries is None:
         return node
+    groups = pack_groups(scop)
+    key = _group_key(groups)
     sched = build.get_schedule()                     # instances -> tile loops
     space = build.get_schedule_space()
     n = space.dim(isl.dim_type.set)
@@ -180,12 +343,14 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
     for k in range(n):
         pa = isl.PwAff.var_on_domain(isl.LocalSpace.from_space(space), isl.dim_type.set, k)
         values[f"polyk_s{k}"] = build.expr_from_pw_aff(pa)
-    packs = {}
-    for name in arrays:
+    packs = []
+    for entry in entries:
+        name, g, perm = parse_entry(entry)
+        want = name if g is None else (name, g)
         rel = {"read": None, "write": None}
         for s in scop.statements:
             for a in s.accesses:
-                if a.array != name:
+                if a.array != name or key(s, a) != want:
                     continue
                 got = sched.reverse().apply_range(isl.UnionMap.from_map(a.relation))
                 if got.is_empty():
@@ -198,7 +363,7 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
         acc = both[0] if len(both) == 1 else both[0].union(both[1])
         box = box_hull(acc)
         if box is None:
-            log.debug("no fixed box for %s at %s: not packed here", name, acc)
+            log.debug("no fixed box for %s at %s: not packed here", entry, acc)
             continue
         offsets = [build.expr_from_pw_aff(isl.PwAff.from_aff(a)) for a in box.offset]
         rank = len(box.sizes)
@@ -215,8 +380,10 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
                 m = m.set_dim_name(isl.dim_type.param, npar + k, f"polyk_s{k}")
             return m.range().coalesce()
 
-        packs[name] = _Pack(name, box.sizes, offsets, _copy_ast(elements(rel["read"]), rank),
-                            _copy_ast(elements(rel["write"]), rank), values)
+        members = None if g is None else groups[name][g]
+        packs.append(_Pack(name, g, perm, members, box.sizes, offsets,
+                           _copy_ast(elements(rel["read"]), rank, perm),
+                           _copy_ast(elements(rel["write"]), rank, perm), values))
     return node.set_annotation(isl.Id("polyk_packs", user=packs))
 
 
@@ -235,17 +402,38 @@ def attach(build: isl.AstBuild, scop) -> isl.AstBuild:
 
 
 class _PackedArray:
-    def __init__(self, buf, offs, sizes):
+    """A tile's buffer: ``element`` maps an element's indices (array order) to the buffer,
+    whose dimensions are the array's in the order ``perm``."""
+
+    def __init__(self, buf, offs, sizes, perm=None, members=None):
         self.buf, self.offs, self.sizes = buf, offs, sizes
+        self.perm = perm
+        self.members = members        # (statement, indices) served, None: every access
+
+    def serves(self, ref, stmt) -> bool:
+        return self.members is None or (stmt, ref.indices) in self.members
 
     def element(self, idx: list[str]) -> str:
-        flat = f"({idx[0]} - {self.offs[0]})"
-        for i, o, s in zip(idx[1:], self.offs[1:], self.sizes[1:]):
+        order = self.perm or range(len(idx))
+        idx = [idx[k] for k in order]
+        offs = [self.offs[k] for k in order]
+        sizes = [self.sizes[k] for k in order]
+        flat = f"({idx[0]} - {offs[0]})"
+        for i, o, s in zip(idx[1:], offs[1:], sizes[1:]):
             # Horner's rule; the parentheses matter from rank 3 on (found by polyk.fuzz,
             # seeds 710084, 760007, 770140, 780080, 780093: 3-D buffers were indexed
             # (a * s1 + b * s2 + c), overlapping rows)
             flat = f"({flat}) * {s} + ({i} - {o})"
         return f"{self.buf}[{flat}]"
+
+
+def packed_for(printer, ref, stmt):
+    """The buffer that serves access ``ref`` of statement ``stmt`` in the current tile, or
+    None (a read-only group's access served by none reads the array itself)."""
+    for p in printer.packed.get(ref.array, ()):
+        if p.serves(ref, stmt):
+            return p
+    return None
 
 
 def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
@@ -260,19 +448,22 @@ def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
         return printer.node(inner, pragma)
     decls, copy_in, copy_out = [], [], []
     saved = dict(printer.packed)
-    for name, p in packs.items():
+    made = {}
+    for p in packs:
+        name = p.array
         arr = printer.scop.arrays[name]
-        buf = f"polyk_pack_{c_name(name)}"
+        tag = c_name(name) + ("" if p.group is None else f"_{p.group}")
+        buf = f"polyk_pack_{tag}"
         volume = 1
         for s in p.sizes:
             volume *= s
         decls.append(c.Line(f"{arr.dtype.ctype} {buf}[{volume}] __attribute__((aligned(64)));"))
         offs = []
         for k, e in enumerate(p.offsets):
-            o = f"polyk_o_{c_name(name)}{k}"
+            o = f"polyk_o_{tag}{k}"
             decls.append(c.Line(f"const int64_t {o} = {ast_expr(e, printer.names)};"))
             offs.append(o)
-        packed = _PackedArray(buf, offs, p.sizes)
+        packed = _PackedArray(buf, offs, p.sizes, p.perm, p.members)
         names = dict(printer.names)
         names.update({k: ast_expr(v, printer.names) for k, v in p.values.items()})
         rank = len(p.sizes)
@@ -285,7 +476,8 @@ def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
             copy_in += _copy_loops(p.copy_in, names, f"{local} = {glob}")
         if p.copy_out is not None:
             copy_out += _copy_loops(p.copy_out, names, f"{glob} = {local}")
-        printer.packed[name] = packed
+        made.setdefault(name, []).append(packed)
+    printer.packed.update(made)
     try:
         body = printer.node(inner, pragma)
     finally:

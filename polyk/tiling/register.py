@@ -34,6 +34,7 @@ import islpy as isl
 from ..codegen.c_expr import BodyPrinter, ast_expr, c_name
 from ..scop.expr import (AAdd, AConst, AMul, AVar, EBin, ELoad, ENum, EUnary, concrete)
 from ..schedule.schedule import simd_mark_depth
+from .packing import packed_for
 
 _OPN = {getattr(isl.ast_expr_op_type, n): n for n in dir(isl.ast_expr_op_type)
         if not n.startswith("_")}
@@ -286,7 +287,7 @@ def print_register_loop(printer, n: isl.AstNode):
                 if wr:
                     return None          # a scalar written in the block
                 continue
-            idx = [_aff_lin(a, env) for a in ref.indices]
+            idx = _layout(printer, ref, stmt.name, [_aff_lin(a, env) for a in ref.indices])
             if any(x is None for x in idx):
                 return None
             if g.count > 1:
@@ -301,6 +302,13 @@ def print_register_loop(printer, n: isl.AstNode):
     if not any(wr for a in replaced for _, wr in refs_of[a]):
         return None
     return _emit(printer, n, insts, replaced, lanes, dtype, r_it, v_it)
+
+
+def _layout(printer, ref, stmt, idx):
+    """Index forms in the order of the storage the access reads: a packed buffer's
+    dimensions may be a permutation of the array's (packing.py, transposed groups)."""
+    p = packed_for(printer, ref, stmt)
+    return [idx[k] for k in p.perm] if p is not None and p.perm else idx
 
 
 def _key(array, idx, v_it, base, width):
@@ -347,29 +355,30 @@ def _emit(printer, n, insts, replaced, lanes, dtype, r_it, v_it):
             cenv.update({k: _lin_c(v) for k, v in cenv_lin.items()})
             pre = []
 
-            def access(ref, names, _g=g, _env=env, _base=base, _w=w, _cenv=cenv, _pre=pre):
+            def access(ref, names, _g=g, _env=env, _base=base, _w=w, _cenv=cenv, _pre=pre,
+                       _s=stmt.name):
                 if not ref.indices:
-                    return printer.access(ref, _cenv)
-                idx = [_aff_lin(a, _env) for a in ref.indices]
+                    return printer.access(ref, _cenv, _s)
+                idx = _layout(printer, ref, _s, [_aff_lin(a, _env) for a in ref.indices])
                 vec = _w > 1 and idx[-1].get(v_it, 0) == 1
                 if ref.array in replaced:
                     key = _key(ref.array, idx, v_it, _base if _base is not None else 0, _w)
                     if key not in accs:
-                        accs[key] = [f"polyk_r{len(accs)}", key[2], False, ref, _cenv]
+                        accs[key] = [f"polyk_r{len(accs)}", key[2], False, ref, _cenv, _s]
                         order.append(key)
                     return accs[key][0]
                 if not vec:
-                    return printer.access(ref, _cenv)
+                    return printer.access(ref, _cenv, _s)
                 name = f"polyk_t{tmp[0]}"
                 tmp[0] += 1
                 _pre.append(f"{vtype(_w)} {name}; __builtin_memcpy(&{name}, "
-                            f"&{printer.access(ref, _cenv)}, sizeof({name}));")
+                            f"&{printer.access(ref, _cenv, _s)}, sizeof({name}));")
                 return name
 
             text = BodyPrinter(scop.arrays, cenv, access).assign(stmt.body)
             tgt = stmt.body.target
             if tgt.indices and tgt.array in replaced:
-                idx = [_aff_lin(a, env) for a in tgt.indices]
+                idx = _layout(printer, tgt, stmt.name, [_aff_lin(a, env) for a in tgt.indices])
                 key = _key(tgt.array, idx, v_it, base if base is not None else 0, w)
                 accs[key][2] = True
             body_lines += [c.Line(p) for p in pre] + [c.Statement(text)]
@@ -380,8 +389,8 @@ def _emit(printer, n, insts, replaced, lanes, dtype, r_it, v_it):
                 return None
     loads, stores = [], []
     for key in order:
-        name, w, written, ref, cenv = accs[key]
-        addr = printer.access(ref, cenv)
+        name, w, written, ref, cenv, sname = accs[key]
+        addr = printer.access(ref, cenv, sname)
         if w == 1:
             loads.append(c.Line(f"{ctype} {name} = {addr};"))
             if written:

@@ -33,6 +33,7 @@ import islpy as isl
 
 from ..errors import OptionsError
 from ..schedule.schedule import POINT_MARK, parallel_mark_depths
+from .packing import pack_mark_entries
 from .rectangular import cache_sizes, default_sizes
 from .separation import full_tiles, isolate_option
 
@@ -114,18 +115,18 @@ def _point_sizes(mark: isl.ScheduleNode) -> list[int]:
     return [int(v) for v in mark.mark_get_id().get_name()[len(POINT_MARK):].split("x")]
 
 
-def choose_members(scop, band: isl.ScheduleNode):
+def choose_members(scop, band: isl.ScheduleNode, pack: bool = False):
     """(u, r, v) member positions in the point band, u None when no other parallel member,
     v None for a block of scalar accumulators along u (no member walks its accesses with
     stride 1 and carries no dependence); None when the band has no reduction member, or
     neither a vector member nor a parallel member along which the written elements
-    change."""
+    change. ``pack``: arrays will be packed (``transposed_dim``)."""
     n = band.band_n_member()
     if n < 2:
         return None
     v = n - 1
     if not band.band_member_get_coincident(v):
-        v = _outer_vector_member(scop, band)
+        v = _outer_vector_member(scop, band, pack)
     rs = [j for j in range(n) if j != v and _writes_invariant(scop, band, j)]
     if not rs:
         return None
@@ -140,7 +141,7 @@ def choose_members(scop, band: isl.ScheduleNode):
     return (us[0] if us else None), r, v
 
 
-def _outer_vector_member(scop, band: isl.ScheduleNode) -> int | None:
+def _outer_vector_member(scop, band: isl.ScheduleNode, pack: bool = False) -> int | None:
     """Where the innermost member carries a dependence (doitgen's point band (p, s): the
     sum over s innermost, since the only parallel member p stays outside for its tile
     loop), the innermost parallel member whose accesses are stride-1 or invariant where
@@ -149,24 +150,79 @@ def _outer_vector_member(scop, band: isl.ScheduleNode) -> int | None:
     par = [j for j in range(n - 1) if band.band_member_get_coincident(j)]
     if not par:
         return None
-    scores = {j: _stride_score(scop, band, j) for j in par + [n - 1]}
-    best = max(par, key=lambda j: (scores[j], j))
-    return best if scores[best] > scores[n - 1] else None
+    scores = {j: _stride_score(scop, band, j, pack) for j in par + [n - 1]}
+    best = max(par, key=lambda j: (scores[j][0], j))
+    if scores[best][1] == 0:
+        return best               # every access stride 1 or invariant: vectors along it
+    return best if scores[best][0] > scores[n - 1][0] else None
 
 
-def _stride_score(scop, band: isl.ScheduleNode, j: int) -> int:
+def _steps(band: isl.ScheduleNode, j: int) -> isl.UnionMap:
+    """Pairs of instances under the band one step apart along member j, the outer loops
+    and the other members the same."""
+    m = _member_map(band, j)
+    step = m.apply_range(isl.UnionMap("{ [x] -> [x + 1] }")).apply_range(m.reverse())
+    return _same_but(band, j).intersect(step)
+
+
+def _deltas(pairs: isl.UnionMap, a) -> isl.UnionSet | None:
+    """How the element of access ``a`` moves over ``pairs`` (None: no such pair)."""
+    rel = isl.UnionMap.from_map(a.relation)
+    moved = pairs.apply_domain(rel).apply_range(rel)
+    return None if moved.is_empty() else moved.deltas()
+
+
+def _unit(a, rank: int, d: int | None, signs=(1,)) -> isl.UnionSet:
+    """{ A[0, .., s, .., 0] : s in signs } (s at dimension d), or the zero vector."""
+    tup = a.relation.get_tuple_name(isl.dim_type.out)
+    idx = ["0"] * rank
+    if d is None:
+        return isl.UnionSet(f"{{ {tup}[{', '.join(idx)}] }}")
+    idx[d] = "s"
+    cond = " or ".join(f"s = {x}" for x in signs)
+    return isl.UnionSet(f"{{ {tup}[{', '.join(idx)}] : {cond} }}")
+
+
+def _read_only(scop, array: str) -> bool:
+    return not any(a.array == array for s in scop.statements for a in s.writes())
+
+
+def transposed_dim(scop, band: isl.ScheduleNode, j: int, a, deltas=None) -> int | None:
+    """The dimension d < rank - 1 of access ``a`` along which a step of member j moves it
+    by +1 (the others fixed), where packing can make d the buffer's last dimension: the
+    array is read-only and another member of the band leaves the element invariant (the
+    tile reuses the packed copy). syrk's A[j][k] under (i, j, k): d = 0 for j, reused
+    along i. None otherwise."""
+    rank = len(scop.arrays[a.array].shape)
+    if rank < 2 or not _read_only(scop, a.array):
+        return None
+    if deltas is None:
+        deltas = _deltas(_steps(band, j), a)
+    if deltas is None:
+        return None
+    dims = [d for d in range(rank - 1) if deltas.is_subset(_unit(a, rank, d))]
+    if not dims:
+        return None
+    for m in range(band.band_n_member()):
+        if m != j:
+            other = _deltas(_steps(band, m), a)
+            if other is not None and other.is_subset(_unit(a, rank, None)):
+                return dims[0]
+    return None
+
+
+def _stride_score(scop, band: isl.ScheduleNode, j: int,
+                  pack: bool = False) -> tuple[int, int]:
     """Spatial locality of a step along member j (the others and the outer loops fixed),
     read from the access relations: +2 per access it walks with stride 1, +1 per access it
     leaves invariant, -4 per other access (as polyk.tiling.intratile scores a band's
-    members from their coefficients; this works on point bands too)."""
-    dom = band.get_domain()
-    same = _same_but(band, j)
-    m = _member_map(band, j)
-    step = m.apply_range(isl.UnionMap("{ [x] -> [x + 1] }")).apply_range(m.reverse())
-    pairs = same.intersect(step)
+    members from their coefficients; this works on point bands too); and the number of
+    those other accesses. With ``pack``, an access that packing will transpose
+    (``transposed_dim``) counts as stride 1."""
+    pairs = _steps(band, j)
     live = set()
-    dom.foreach_set(lambda st: live.add(st.get_tuple_name()))
-    score = 0
+    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
+    score = bad = 0
     for st in scop.statements:
         if st.name not in live:
             continue
@@ -175,20 +231,19 @@ def _stride_score(scop, band: isl.ScheduleNode, j: int) -> int:
             if not rank:
                 score += 1
                 continue
-            rel = isl.UnionMap.from_map(a.relation)
-            moved = pairs.apply_domain(rel).apply_range(rel)
-            if moved.is_empty():
+            deltas = _deltas(pairs, a)
+            if deltas is None:
                 continue
-            tup = a.relation.get_tuple_name(isl.dim_type.out)
-            idx = ", ".join(["0"] * (rank - 1) + ["d"])
-            deltas = moved.deltas()
-            if deltas.is_subset(isl.UnionSet(f"{{ {tup}[{', '.join(['0'] * rank)}] }}")):
+            if deltas.is_subset(_unit(a, rank, None)):
                 score += 1
-            elif deltas.is_subset(isl.UnionSet(f"{{ {tup}[{idx}] : d = 1 or d = -1 }}")):
+            elif deltas.is_subset(_unit(a, rank, rank - 1, (1, -1))):
+                score += 2
+            elif pack and transposed_dim(scop, band, j, a, deltas) is not None:
                 score += 2
             else:
                 score -= 4
-    return score
+                bad += 1
+    return score, bad
 
 
 def _pow2_at_most(x: int) -> int:
@@ -210,7 +265,8 @@ def _auto_block(elem_bytes: int, vector_bytes: int) -> tuple[int, int]:
 
 
 def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
-                              vector_bytes: int = VECTOR_BYTES) -> tuple[int, ...] | None:
+                              vector_bytes: int = VECTOR_BYTES,
+                              pack: bool = False) -> tuple[int, ...] | None:
     """Default tile sizes (``tile=True``) for a permutable band whose point band will hold
     register blocks, or None where it will not (no vector and reduction members).
 
@@ -230,7 +286,7 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
     n = band.band_n_member()
     if n < 2 or not band.band_get_permutable():
         return None
-    pick = choose_members(scop, band)
+    pick = choose_members(scop, band, pack)
     if pick is None:
         return None
     u, r, v = pick
@@ -242,7 +298,10 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
     kc = max(8, _pow2_at_most(caches["L1"] * 2 // 3 // (fv * elem)))
     sizes = list(default_sizes(n, elem))
     sizes[r] = kc
-    sizes[v] = max(fv, _pow2_at_most(caches["L2"] // 4 // (kc * elem)))
+    # the kc x nc blocks of every input walked along v share the quarter of L2 (syr2k
+    # reads A[j][k] and B[j][k]: two packed blocks)
+    share = max(1, _inputs_along(scop, band, v))
+    sizes[v] = max(fv, _pow2_at_most(caches["L2"] // 4 // (kc * elem * share)))
     if u is None:
         # one row of accumulators (doitgen's sum[p] += A[r, q, s] * C4[s, p]): v is the
         # parallel tile loop, and nc would leave it one tile (NP = 160): 2.5x against
@@ -251,6 +310,27 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
     if u is not None:
         sizes[u] = max(fu, min(16 * fu, _pow2_at_most(caches["L2"] // 8 // (kc * elem))))
     return tuple(sizes)
+
+
+def _inputs_along(scop, band: isl.ScheduleNode, v: int) -> int:
+    """The number of access patterns (array and index expressions up to constants) of
+    read-only arrays whose elements change along member v."""
+    from .packing import _linear
+    pairs = _steps(band, v)
+    live = set()
+    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
+    pats = set()
+    for st in scop.statements:
+        if st.name not in live:
+            continue
+        for a in st.reads():
+            rank = len(scop.arrays[a.array].shape)
+            if not rank or not _read_only(scop, a.array):
+                continue
+            deltas = _deltas(pairs, a)
+            if deltas is not None and not deltas.is_subset(_unit(a, rank, None)):
+                pats.add((a.array, tuple(_linear(i) for i in a.expr.indices)))
+    return len(pats)
 
 
 def _scalar_block_tile_sizes(n, u, r, elem, option) -> tuple[int, ...]:
@@ -296,10 +376,11 @@ def _factors(option, elem_bytes, sizes, u, v, vector_bytes=VECTOR_BYTES) -> tupl
     return (fu if u is not None else 1), fv
 
 
-def register_tile(sched: isl.Schedule, scop, option,
-                  vector_bytes: int = VECTOR_BYTES) -> tuple[isl.Schedule, list[str]]:
+def register_tile(sched: isl.Schedule, scop, option, vector_bytes: int = VECTOR_BYTES,
+                  pack: bool = False) -> tuple[isl.Schedule, list[str]]:
     """Register-tile every point band (below a POINT_MARK, innermost) that has a vector
-    member and a reduction member. ``option``: (fu, fv) or None (automatic)."""
+    member and a reduction member. ``option``: (fu, fv) or None (automatic); ``pack``:
+    the tiles' arrays are packed (a vector member may walk a transposed buffer)."""
     notes = []
     done = set()
     while True:
@@ -317,7 +398,11 @@ def register_tile(sched: isl.Schedule, scop, option,
         if band.get_type() != isl.schedule_node_type.band or \
                 band.child(0).get_type() != isl.schedule_node_type.leaf:
             continue
-        pick = choose_members(scop, band)
+        # a vector member walking an array in a transposed buffer only where packing
+        # (above, in pipeline order) transposed one for this tile
+        here = pack and any("@" in e for name in inner_marks
+                            for e in pack_mark_entries(name) or ())
+        pick = choose_members(scop, band, here)
         if pick is None:
             continue
         u, r, v = pick

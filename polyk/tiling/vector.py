@@ -18,6 +18,7 @@ import islpy as isl
 
 from ..schedule.schedule import (parallel_mark, parallel_mark_depth, parallel_mark_depths,
                                  simd_mark)
+from .packing import layouts_above
 
 
 def _range_dims(umap: isl.UnionMap) -> int:
@@ -42,7 +43,8 @@ def _has_band_below(node: isl.ScheduleNode) -> bool:
 def _unit_stride(scop, node: isl.ScheduleNode, j: int, below: bool = False) -> bool:
     """Every array access under the band walks stride 1 (or stays put) along member j:
     two instances whose schedules differ by one step of j touch the same element or
-    neighbours in the last array dimension. ``below``: the schedule of the bands below
+    neighbours in the last array dimension (the last dimension of the transposed buffer
+    where one serves the access). ``below``: the schedule of the bands below
     stays the same too (the step of j with the inner loops fixed)."""
     dom = node.get_domain()
     part = node.get_subtree_schedule_union_map() if below else \
@@ -58,6 +60,7 @@ def _unit_stride(scop, node: isl.ScheduleNode, j: int, below: bool = False) -> b
     names = {s.name for s in scop.statements}
     live = []
     dom.foreach_set(lambda s: live.append(s.get_tuple_name()))
+    layout = layouts_above(scop, node)
     for s in scop.statements:
         if s.name not in live:
             continue
@@ -70,7 +73,9 @@ def _unit_stride(scop, node: isl.ScheduleNode, j: int, below: bool = False) -> b
             if moved.is_empty():
                 continue
             rank = len(arr.shape)
-            ok = ", ".join(["0"] * (rank - 1) + ["d"])
+            # a transposed buffer (packing.py) is walked along its last dimension
+            last = (layout(s, a) or (rank - 1,))[-1]
+            ok = ", ".join("d" if k == last else "0" for k in range(rank))
             tup = a.relation.get_tuple_name(isl.dim_type.out)
             allowed = isl.UnionSet(f"{{ {tup}[{ok}] : -1 <= d <= 1 }}")
             if not moved.deltas().is_subset(allowed):
