@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import polyk
-from polyk import f64
+from polyk import f32, f64
 from polyk.kernels import LIBRARY
 from polyk.schedule.schedule import POINT_MARK
 from polyk.tiling.footprint import access_footprints, aff_to_c, box_hull
@@ -95,7 +95,8 @@ def test_gemm_tile_footprints_are_the_tiles():
 
 def test_gemm_packs_its_inputs_into_buffers_no_larger_than_the_box():
     k = polyk.generate(LIBRARY["gemm"].op, tile={1: (32, 64, 64)}, compile=False)
-    assert _marks(k.schedule.tree, PACK_MARK) == [PACK_MARK + "A,B"]   # cost model: not C
+    # cost model: not C; A's buffer holds alpha * A (every read of A is alpha * A[i, k])
+    assert _marks(k.schedule.tree, PACK_MARK) == [PACK_MARK + "A*alpha,B"]
     src = k.source
     sizes = {}
     for m in re.finditer(r"double polyk_pack_(\w+)\[(\d+)\]", src):
@@ -135,6 +136,70 @@ def test_pack_false_and_auto_on_a_stencil():
     assert not _marks(k.schedule.tree, PACK_MARK)       # written arrays: not by default
     k = polyk.generate(LIBRARY["gemm"].op, tile=True, pack=False, compile=False)
     assert "polyk_pack_" not in k.source
+
+
+# ------------------------------------------------------------------ scaled buffers
+
+def test_buffer_holds_the_products_with_a_scalar_argument():
+    """gemm reads A only as alpha * A[i, k]: the copy computes the products once and the
+    tile reads them (bitwise the same: one multiplication, same operands)."""
+    from polyk.tiling.packing import group_scale, pack_scales
+    k = polyk.generate(LIBRARY["gemm"].op, target="openmp", tile=True, compile=False)
+    scales = pack_scales(k.scop)
+    assert group_scale(k.scop, scales, "A") == "alpha"
+    assert group_scale(k.scop, scales, "B") is None          # read as ... * B[k, j]
+    assert group_scale(k.scop, scales, "C") is None          # written
+    src = k.source
+    assert re.search(r"polyk_pack_A\[[^\n]*\] = alpha \* A\[", src)
+    assert re.search(r"polyk_r\d+ \+= \(polyk_pack_A\[", src)
+
+
+def test_a_scale_only_where_every_read_has_it():
+    @polyk.op
+    def two(C: f64[N, N], A: f64[N, N], B: f64[N, N], alpha: f64, beta: f64):
+        for i in range(N):
+            for j in range(N):
+                for k in range(N):
+                    C[i, j] += alpha * A[i, k] * B[k, j] + A[i, k]
+                    C[i, j] += beta * B[k, j]
+
+    k = polyk.generate(two, target="openmp", tile=(8, 8, 8), compile=False)
+    from polyk.tiling.packing import group_scale, pack_scales
+    scales = pack_scales(k.scop)
+    assert group_scale(k.scop, scales, "A") is None           # also read unscaled
+    assert group_scale(k.scop, scales, "B") is None           # alpha * A * B: B not scaled;
+    rng = np.random.default_rng(3)                           # beta * B: two scalars
+    inp = {"C": rng.uniform(0, 1, (21, 21)), "A": rng.uniform(0, 1, (21, 21)),
+           "B": rng.uniform(0, 1, (21, 21)), "alpha": 1.5, "beta": 1.1}
+    _bitwise(two, inp, {}, tile=(8, 8, 8), pack=True, target="openmp")
+
+
+@pytest.mark.parametrize("name", ["gemm", "2mm", "syrk", "syr2k"])
+def test_scaled_buffers_bitwise(name):
+    spec = LIBRARY[name]
+    op = spec.op
+    sz = dict(spec.sizes["test"])
+    k = _bitwise(op, op.make_inputs(sz, seed=9), {p: sz[p] for p in free_params(op)},
+                 target="openmp", tile=True)
+    assert re.search(r"= alpha \* [A-Z]\w*\[", k.source)
+
+
+def test_scaled_buffer_in_float32():
+    @polyk.op
+    def sgemm(C: f32[N, M], A: f32[N, N], B: f32[N, M], alpha: f32):
+        for i in range(N):
+            for k in range(N):
+                for j in range(M):
+                    C[i, j] += alpha * A[i, k] * B[k, j]
+
+    rng = np.random.default_rng(8)
+    inp = {"C": rng.uniform(0, 1, (37, 45)).astype(np.float32),
+           "A": rng.uniform(0, 1, (37, 37)).astype(np.float32),
+           "B": rng.uniform(0, 1, (37, 45)).astype(np.float32), "alpha": 1.3}
+    for tile in ((16, 8, 32), True):
+        k = _bitwise(sgemm, inp, {}, tile=tile, target="openmp")
+        assert re.search(r"float polyk_pack_A\[", k.source)
+        assert re.search(r"= alpha \* A\[", k.source)
 
 
 # ------------------------------------------------------------------ transposed groups

@@ -90,10 +90,12 @@ _MATH = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "fabs", "pow", "floo
 class BodyPrinter:
     """Prints one statement's body given C expressions for its iterators."""
 
-    def __init__(self, arrays: dict, names: dict[str, str], access):
+    def __init__(self, arrays: dict, names: dict[str, str], access, fold=None):
         self.arrays = arrays          # SCoP arrays (for element types)
         self.names = names            # iterator/parameter name -> C expression
         self.access = access          # (ELoad, names) -> C lvalue text
+        self.fold = fold              # (EBin, names) -> C text of a precomputed value,
+                                      # or None (tiling/packing.py: scaled buffers)
 
     def assign(self, body) -> str:
         tgt = self.access(body.target, self.names)
@@ -148,6 +150,10 @@ class BodyPrinter:
         raise TypeError(e)
 
     def _bin(self, e: EBin) -> str:
+        if self.fold is not None:
+            got = self.fold(e, self.names)
+            if got is not None:
+                return got
         t = concrete(e.type)
         if e.op == "**":
             if isinstance(e.b, ENum) and isinstance(e.b.value, int) and 0 <= e.b.value <= 4:

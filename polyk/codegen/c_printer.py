@@ -22,7 +22,7 @@ from ..schedule.schedule import parallel_mark_depths, simd_mark_depth
 from ..scop.dependences import dataflow
 from ..scop.expr import aff_to_c
 from ..tiling.packing import attach as attach_packing
-from ..tiling.packing import pack_mark_arrays, packed_for, print_pack_mark
+from ..tiling.packing import fold_scaled, pack_mark_arrays, packed_for, print_pack_mark
 from ..tiling.register import print_register_loop
 from ..tiling.separation import without_separation
 from ..tiling.unroll_jam import register_mark_depths
@@ -573,8 +573,11 @@ class _Printer:
         env = dict(self.names)
         for it, a in zip(stmt.iterators, args):
             env[it] = a if _simple(a) else f"({a})"
-        printer = BodyPrinter(self.scop.arrays, env,
-                              lambda ref, names: self.access(ref, names, name))
+        def access(ref, names):
+            return self.access(ref, names, name)
+
+        printer = BodyPrinter(self.scop.arrays, env, access,
+                              fold_scaled(self, name, access) if self.packed else None)
         return c.Statement(printer.assign(stmt.body))
 
     def access(self, ref, env, stmt: str | None = None) -> str:

@@ -128,9 +128,21 @@ def _lower_bounds(hull: isl.BasicMap, d: int) -> list[isl.Aff]:
     return out
 
 
-def box_hull(rel: isl.Map) -> Box | None:
+def _lexmin_bound(proj: isl.Map) -> list[isl.Aff]:
+    """The smallest element of a one-dimensional range, where it is one affine function of
+    the domain and the parameters (it may hold integer divisions of the parameters: a
+    partial tile's first element, ``NK - NK mod 256``)."""
+    pieces = []
+    proj.lexmin_pw_multi_aff().get_pw_aff(0).foreach_piece(
+        lambda dom, aff: pieces.append(aff))
+    return pieces if len(pieces) == 1 else []
+
+
+def box_hull(rel: isl.Map, divs: bool = False) -> Box | None:
     """The tightest box ``offset(p) <= a < offset(p) + size`` (per dimension, offsets from
-    the hull's own constraints) or None when some dimension has no constant extent."""
+    the hull's own constraints) or None when some dimension has no constant extent.
+    ``divs``: an offset may also be the dimension's minimum where that holds integer
+    divisions (AST expressions print it; ``Box.offset_c`` does not)."""
     if rel.is_empty():
         return None
     rel = rel.coalesce()
@@ -141,7 +153,10 @@ def box_hull(rel: isl.Map) -> Box | None:
                   .project_out(isl.dim_type.out, 0, d)
         hull = proj.simple_hull()
         best = None
-        for f in _lower_bounds(hull, 0):
+        cands = _lower_bounds(hull, 0)
+        if divs and not cands:
+            cands = _lexmin_bound(proj)
+        for f in cands:
             fmap = isl.Map.from_aff(f.neg())
             fmap = fmap.set_tuple_id(isl.dim_type.out, proj.get_tuple_id(isl.dim_type.out)) \
                 if proj.has_tuple_id(isl.dim_type.out) else fmap

@@ -42,7 +42,7 @@ import islpy as isl
 
 from ..codegen.c_expr import ast_expr, c_name
 from ..schedule.schedule import POINT_MARK, parallel_mark_depth
-from ..scop.expr import AVar, ELoad
+from ..scop.expr import AVar, EBin, ELoad, concrete
 from .footprint import access_footprints, box_hull
 from .rectangular import cache_sizes
 
@@ -62,20 +62,88 @@ def pack_mark_entries(name: str) -> list[str] | None:
 
 
 def parse_entry(entry: str) -> tuple[str, int | None, tuple[int, ...] | None]:
+    """(array, group, buffer dimension order) of a pack mark's entry."""
+    return _parse(entry)[:3]
+
+
+def entry_scale(entry: str) -> str | None:
+    """The read-only scalar argument the entry's buffer holds the products with."""
+    return _parse(entry)[3]
+
+
+def _parse(entry: str):
+    entry, _, scale = entry.partition("*")
     head, _, perm = entry.partition("@")
     array, _, g = head.partition("~")
     return (array, int(g) if g else None,
-            tuple(int(x) for x in perm.split(".")) if perm else None)
+            tuple(int(x) for x in perm.split(".")) if perm else None, scale or None)
 
 
-def format_entry(key, perm=None) -> str:
+def format_entry(key, perm=None, scale=None) -> str:
     text = key if isinstance(key, str) else f"{key[0]}~{key[1]}"
-    return text + ("@" + ".".join(map(str, perm)) if perm else "")
+    return text + ("@" + ".".join(map(str, perm)) if perm else "") + \
+        (f"*{scale}" if scale else "")
 
 
 def pack_mark_arrays(name: str) -> list[str] | None:
     entries = pack_mark_entries(name)
     return None if entries is None else [parse_entry(e)[0] for e in entries]
+
+
+def _scaled_by(scop, e) -> tuple | None:
+    """(scalar, load) where ``e`` is the product of a read-only scalar argument and an
+    array element of one floating-point type (gemm's ``alpha * A[i][k]``), else None."""
+    if not isinstance(e, EBin) or e.op != "*":
+        return None
+    t = concrete(e.type)
+    if not t.is_float:
+        return None
+    for x, y in ((e.a, e.b), (e.b, e.a)):
+        if isinstance(x, ELoad) and not x.indices and x.array not in scop.arrays and \
+                isinstance(y, ELoad) and y.indices and \
+                concrete(x.type) == t and concrete(y.type) == t:
+            return x.array, y
+    return None
+
+
+def pack_scales(scop) -> dict:
+    """(array, statement, indices) -> the scalars that the element is multiplied by where
+    it is read (None for a read used otherwise). A buffer of a read-only array whose
+    every read is ``s * A[..]`` with one scalar s can hold the products instead (computed
+    once per element at the copy, with the same rounding): the tile then reads it without
+    a multiplication (and gcc's FMA takes its broadcast from memory)."""
+    out: dict = {}
+    for st in scop.statements:
+        scaled = {}
+
+        def visit(e):
+            got = _scaled_by(scop, e)
+            if got is not None:
+                scaled[id(got[1])] = got[0]
+            for ch in e.children():
+                visit(ch)
+
+        visit(st.body.value)
+        for e in st.body.value.walk():
+            if isinstance(e, ELoad) and e.indices:
+                out.setdefault((e.array, st.name, e.indices), set()).add(scaled.get(id(e)))
+    return out
+
+
+def group_scale(scop, scales, array, members=None) -> str | None:
+    """The one scalar that every read of the group (or of the array: ``members`` None)
+    is multiplied by, or None. Read-only arrays only."""
+    if not _read_only_array(scop, array):
+        return None
+    found = set()
+    for (a, stmt, indices), names in scales.items():
+        if a == array and (members is None or (stmt, indices) in members):
+            found |= names
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
+def _read_only_array(scop, array) -> bool:
+    return not any(a.array == array for s in scop.statements for a in s.writes())
 
 
 def _linear(aff) -> tuple:
@@ -240,6 +308,7 @@ def insert_pack_marks(sched: isl.Schedule, scop, option,
         perms = transposed_layouts(scop, mark, groups) if transpose else {}
         keys = [k for k in choose_arrays(scop, mark, option, groups, perms)
                 if (k if isinstance(k, str) else k[0]) not in below]
+        scales = pack_scales(scop)
         if not keys:
             continue
         # parallel marks inside the tile are not printed under an outer parallel loop;
@@ -248,7 +317,9 @@ def insert_pack_marks(sched: isl.Schedule, scop, option,
             node = _at(sched, path + sub)
             sched = node.delete().get_schedule()
         node = _at(sched, path).child(0)
-        entries = [format_entry(k, perms.get(k)) for k in keys]
+        entries = [format_entry(k, perms.get(k), group_scale(
+            scop, scales, *((k, None) if isinstance(k, str) else (k[0], groups[k[0]][k[1]]))))
+            for k in keys]
         node = node.insert_mark(isl.Id(PACK_MARK + ",".join(entries)))
         sched = node.get_schedule()
         notes.append(f"packed {', '.join(_describe(e) for e in entries)} per tile of "
@@ -257,9 +328,10 @@ def insert_pack_marks(sched: isl.Schedule, scop, option,
 
 
 def _describe(entry: str) -> str:
-    array, g, perm = parse_entry(entry)
+    array, g, perm, scale = _parse(entry)
     text = array if g is None else f"{array} (access group {g})"
-    return text + (f" transposed to dimensions {perm}" if perm else "")
+    return text + (f" transposed to dimensions {perm}" if perm else "") + \
+        (f" times {scale}" if scale else "")
 
 
 def layouts_above(scop, node: isl.ScheduleNode):
@@ -292,9 +364,9 @@ def layouts_above(scop, node: isl.ScheduleNode):
 class _Pack:
     """One packed array (or access group) at one occurrence of a pack mark."""
 
-    def __init__(self, array, group, perm, members, sizes, offsets, copy_in, copy_out,
-                 values):
-        self.array, self.group, self.perm = array, group, perm
+    def __init__(self, array, group, perm, scale, members, sizes, offsets, copy_in,
+                 copy_out, values):
+        self.array, self.group, self.perm, self.scale = array, group, perm, scale
         self.members = members        # (statement, indices) of the group, None: all
         self.sizes = sizes            # box sizes (array order)
         self.offsets = offsets        # isl AstExpr per dimension (array order)
@@ -345,7 +417,7 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
         values[f"polyk_s{k}"] = build.expr_from_pw_aff(pa)
     packs = []
     for entry in entries:
-        name, g, perm = parse_entry(entry)
+        name, g, perm, scale = _parse(entry)
         want = name if g is None else (name, g)
         rel = {"read": None, "write": None}
         for s in scop.statements:
@@ -361,7 +433,7 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
         if not both:
             continue
         acc = both[0] if len(both) == 1 else both[0].union(both[1])
-        box = box_hull(acc)
+        box = box_hull(acc, divs=True)
         if box is None:
             log.debug("no fixed box for %s at %s: not packed here", entry, acc)
             continue
@@ -381,7 +453,7 @@ def _annotate(scop, node: isl.AstNode, build: isl.AstBuild) -> isl.AstNode:
             return m.range().coalesce()
 
         members = None if g is None else groups[name][g]
-        packs.append(_Pack(name, g, perm, members, box.sizes, offsets,
+        packs.append(_Pack(name, g, perm, scale, members, box.sizes, offsets,
                            _copy_ast(elements(rel["read"]), rank, perm),
                            _copy_ast(elements(rel["write"]), rank, perm), values))
     return node.set_annotation(isl.Id("polyk_packs", user=packs))
@@ -405,10 +477,11 @@ class _PackedArray:
     """A tile's buffer: ``element`` maps an element's indices (array order) to the buffer,
     whose dimensions are the array's in the order ``perm``."""
 
-    def __init__(self, buf, offs, sizes, perm=None, members=None):
+    def __init__(self, buf, offs, sizes, perm=None, members=None, scale=None):
         self.buf, self.offs, self.sizes = buf, offs, sizes
         self.perm = perm
         self.members = members        # (statement, indices) served, None: every access
+        self.scale = scale            # the buffer holds scale * element (pack_scales)
 
     def serves(self, ref, stmt) -> bool:
         return self.members is None or (stmt, ref.indices) in self.members
@@ -436,6 +509,20 @@ def packed_for(printer, ref, stmt):
     return None
 
 
+def fold_scaled(printer, stmt, access):
+    """BodyPrinter's ``fold`` hook: ``s * A[..]`` read from a buffer that holds the
+    products (``pack_scales``) prints as the buffer's element, through ``access``."""
+    def fold(e, names):
+        got = _scaled_by(printer.scop, e)
+        if got is None:
+            return None
+        p = packed_for(printer, got[1], stmt)
+        if p is None or p.scale != got[0]:
+            return None
+        return access(got[1], names)
+    return fold
+
+
 def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
     """The tile's buffers, copy-in loops, the tile (accesses to packed arrays go to the
     buffers), copy-out loops of the written elements."""
@@ -455,15 +542,15 @@ def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
         tag = c_name(name) + ("" if p.group is None else f"_{p.group}")
         buf = f"polyk_pack_{tag}"
         volume = 1
-        for s in p.sizes:
-            volume *= s
+        for size in p.sizes:
+            volume *= size
         decls.append(c.Line(f"{arr.dtype.ctype} {buf}[{volume}] __attribute__((aligned(64)));"))
         offs = []
         for k, e in enumerate(p.offsets):
             o = f"polyk_o_{tag}{k}"
             decls.append(c.Line(f"const int64_t {o} = {ast_expr(e, printer.names)};"))
             offs.append(o)
-        packed = _PackedArray(buf, offs, p.sizes, p.perm, p.members)
+        packed = _PackedArray(buf, offs, p.sizes, p.perm, p.members, p.scale)
         names = dict(printer.names)
         names.update({k: ast_expr(v, printer.names) for k, v in p.values.items()})
         rank = len(p.sizes)
@@ -473,7 +560,8 @@ def print_pack_mark(printer, node: isl.AstNode, pragma) -> list:
         glob = printer.access(ref, env)
         local = packed.element([f"polyk_q{k}" for k in range(rank)])
         if p.copy_in is not None:
-            copy_in += _copy_loops(p.copy_in, names, f"{local} = {glob}")
+            value = glob if p.scale is None else f"{c_name(p.scale)} * {glob}"
+            copy_in += _copy_loops(p.copy_in, names, f"{local} = {value}")
         if p.copy_out is not None:
             copy_out += _copy_loops(p.copy_out, names, f"{glob} = {local}")
         made.setdefault(name, []).append(packed)

@@ -34,7 +34,7 @@ import islpy as isl
 from ..codegen.c_expr import BodyPrinter, ast_expr, c_name
 from ..scop.expr import (AAdd, AConst, AMul, AVar, EBin, ELoad, ENum, EUnary, concrete)
 from ..schedule.schedule import simd_mark_depth
-from .packing import packed_for
+from .packing import fold_scaled, packed_for
 
 _OPN = {getattr(isl.ast_expr_op_type, n): n for n in dir(isl.ast_expr_op_type)
         if not n.startswith("_")}
@@ -375,7 +375,8 @@ def _emit(printer, n, insts, replaced, lanes, dtype, r_it, v_it):
                             f"&{printer.access(ref, _cenv, _s)}, sizeof({name}));")
                 return name
 
-            text = BodyPrinter(scop.arrays, cenv, access).assign(stmt.body)
+            text = BodyPrinter(scop.arrays, cenv, access,
+                               fold_scaled(printer, stmt.name, access)).assign(stmt.body)
             tgt = stmt.body.target
             if tgt.indices and tgt.array in replaced:
                 idx = _layout(printer, tgt, stmt.name, [_aff_lin(a, env) for a in tgt.indices])

@@ -23,8 +23,9 @@ option, as for full tiles): their loops have constant bounds, and the printer
 (register.py) unrolls ``ii`` and prints ``jj`` as vectors; register blocks at a partial
 edge keep plain loops. Automatic factors divide the tile.
 
-Factors: ``unroll_jam=(fu, fv)``; None chooses (4, two 512-bit vectors of the element
-type), clipped to the tile; a factor larger than its tile is an OptionsError naming both.
+Factors: ``unroll_jam=(fu, fv)``; None chooses (8, two vectors) where vectors are 512-bit
+(32 registers) and (4, four vectors) otherwise, clipped to the tile; a factor larger than
+its tile is an OptionsError naming both.
 """
 
 from __future__ import annotations
@@ -250,10 +251,14 @@ def _pow2_at_most(x: int) -> int:
     return 1 << (max(1, x).bit_length() - 1)
 
 
-# The automatic register block: four rows of four vectors of the machine's width (gemm f64
-# 1024, 1 thread, on an AVX2 machine: (4, 16) 21.3 GFLOP/s, (4, 32) 15.5, (4, 8) 19.1,
-# (6, 8) 17.4); ``_factors`` clips it to the tile.
+# The automatic register block, ``_factors`` clips it to the tile. With 16 vector registers
+# (AVX2) four rows of four vectors (gemm f64 1024, 1 thread, on an AVX2 machine: (4, 16)
+# 21.3 GFLOP/s, (4, 32) 15.5, (4, 8) 19.1, (6, 8) 17.4); with AVX-512 eight rows of two
+# vectors (gemm f64 2048^3, 1 thread, a Xeon with AVX-512, 2026-12-06, tiles (mc, kc,
+# 512): 8 x 16 with mc = 128 52-54 GFLOP/s, 4 x 32 45, 6 x 32 and 12 x 16 (24
+# accumulators) 51-52, 8 x 24 with nc = 480 38).
 AUTO_ROWS, AUTO_VECTORS = 4, 4
+AUTO_ROWS_512, AUTO_VECTORS_512 = 8, 2
 # A block without a vector member (atax's row sums: the reduction innermost, the parallel
 # member strides across rows): this many scalar accumulators, independent chains of
 # dependent adds, enough to hide the latency of two FMA pipes of 4 cycles.
@@ -261,6 +266,8 @@ SCALAR_ROWS = 8
 
 
 def _auto_block(elem_bytes: int, vector_bytes: int) -> tuple[int, int]:
+    if vector_bytes >= 64:
+        return AUTO_ROWS_512, AUTO_VECTORS_512 * vector_bytes // elem_bytes
     return AUTO_ROWS, AUTO_VECTORS * vector_bytes // elem_bytes
 
 
