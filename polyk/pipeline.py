@@ -18,7 +18,8 @@ from .options import Options
 from .schedule import Schedule, check_schedule
 from .schedule.legality import scalars_interleaved
 from .schedule.isl_scheduler import isl_schedule
-from .schedule.parallel import insert_parallel_marks, mark_coincident, wavefront
+from .schedule.parallel import (accumulations_only, insert_parallel_marks, mark_coincident,
+                                wavefront)
 from .schedule.pluto import pluto_schedule
 from .schedule.tree import rows_to_tree
 from .scop import build_scop, compute_dependences
@@ -91,7 +92,10 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
     if want_wave is None:
         want_wave = tiled and options.target == "openmp"
     if want_wave:
-        waved, wave_notes = wavefront(tree, broken)
+        # wavefront=True skews every band it can; the default leaves accumulation-only
+        # bands in order
+        serial = accumulations_only(scop, deps.all()) if options.wavefront is None else None
+        waved, wave_notes = wavefront(tree, broken, serial)
         notes.extend(wave_notes)
         if waved is not tree:
             tree = mark_coincident(waved, always, scalars)

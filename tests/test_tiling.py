@@ -228,13 +228,41 @@ def test_tiled_kernels_bitwise_equal_to_untransformed(baselines, name, opts):
                                           err_msg=f"{a.name} with {opts}")
 
 
+@pytest.mark.parametrize("name,waved", [("bicg", False), ("mvt", False),
+                                         ("trisolv", True), ("lu", True)])
+def test_bands_that_only_order_accumulations_get_no_wavefront(name, waved):
+    """bicg's and mvt's tiled bands have no parallel member, but their dependences only
+    order the updates of each accumulator (q[i] += ..., s[j] += ...): by default their
+    tiles run in order, not as a wavefront; trisolv and lu carry values from one element
+    to another and keep theirs. wavefront=True still skews them; results stay bitwise."""
+    spec = LIBRARY[name]
+    k = polyk.generate(spec.op, target="openmp", tile=True, compile=False)
+    notes = k.schedule.notes
+    assert ("outermost band skewed into a wavefront" in notes) == waved, notes
+    assert any(n.startswith("no wavefront: its loops only order accumulations")
+               for n in notes) != waved, notes
+    k = polyk.generate(spec.op, target="openmp", tile=True, wavefront=True, compile=False)
+    assert "outermost band skewed into a wavefront" in k.schedule.notes
+    sz = spec.sizes["test"]
+    extra = {p: sz[p] for p in free_params(spec.op)}
+    inp = spec.op.make_inputs(sz, seed=3)
+    want = copy_args(inp)
+    polyk.generate(spec.op, scheduler="identity", fp_contract=False)(**want, **extra)
+    got = copy_args(inp)
+    with polyk.openmp_threads(2):
+        polyk.generate(spec.op, target="openmp", tile=True, fp_contract=False)(**got, **extra)
+    for a in spec.op.args:
+        if a.is_array:
+            np.testing.assert_array_equal(got[a.name], want[a.name])
+
+
 def test_wavefront_of_tiles_keeps_its_partial_tiles_in_the_parallel_loop():
     """lu's tile band (three members) runs as a wavefront: its full tiles are not
     separated (isl would print each wavefront's face of partial tiles after the parallel
     loop, on one thread), and its point band
     gets no parallel mark of its own (inside the parallel tile loop it would only run in
     parallel at edges, one parallel region per iteration of the point loops around it).
-    gemm's tiles, a parallel band, and mvt's two-member wavefront stay separated."""
+    gemm's tiles, a parallel band, and mvt's (tiles in order) stay separated."""
     k = polyk.generate(LIBRARY["lu"].op, target="openmp", tile=True, compile=False)
     assert "outermost band skewed into a wavefront" in k.schedule.notes
     assert not any(n.startswith("full tiles") for n in k.schedule.notes), k.schedule.notes

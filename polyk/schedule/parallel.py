@@ -159,7 +159,45 @@ def insert_parallel_marks(sched: isl.Schedule) -> isl.Schedule:
     return sched.map_schedule_node_bottom_up(visit)
 
 
-def wavefront(sched: isl.Schedule, broken=None) -> tuple[isl.Schedule, list[str]]:
+def accumulations_only(scop, deps: isl.UnionMap):
+    """``serial(band)`` for ``wavefront``: a reason not to skew a band where every
+    dependence between its instances links two instances of one update statement on the
+    same element (bicg's ``q[i] += A[i][j] * p[j]`` and ``s[j] += r[i] * A[i][j]``, mvt's
+    two products): the tiles run in order, each a block of independent accumulation
+    chains, and walk the arrays row after row; a wavefront walks them tile diagonal after
+    tile diagonal, short runs of every row, and waits at a barrier per diagonal (bicg at
+    LARGE, 2 threads on a Xeon: 0.9x the untransformed nest with the wavefront, 2.0x
+    without; mvt 3.3x and 6.0x). None where some dependence carries a value from one
+    element to another (trisolv, lu, stencils: the wavefront is their parallelism)."""
+    updates = {}
+    for st in scop.statements:
+        w = st.writes()
+        if len(w) == 1 and any(a.array == w[0].array and a.expr.indices == w[0].expr.indices
+                               for a in st.reads()):
+            updates[st.name] = isl.UnionMap.from_map(w[0].relation)
+
+    def serial(node) -> str | None:
+        dom = node.get_domain()
+        inner = deps.intersect_domain(dom).intersect_range(dom)
+        if inner.is_empty():
+            return None
+        maps = []
+        inner.foreach_map(maps.append)
+        for m in maps:
+            src = m.get_tuple_name(isl.dim_type.in_)
+            if src != m.get_tuple_name(isl.dim_type.out) or src not in updates:
+                return None
+            w = updates[src]
+            moved = isl.UnionMap.from_map(m).apply_domain(w).apply_range(w)
+            if not moved.is_subset(moved.domain().union(moved.range()).identity()):
+                return None
+        return ("its loops only order accumulations into the same elements: the tiles "
+                "run in order")
+    return serial
+
+
+def wavefront(sched: isl.Schedule, broken=None,
+              serial=None) -> tuple[isl.Schedule, list[str]]:
     """Skew each outermost permutable band without a parallel member into a wavefront:
     its first member becomes the sum of its first two, which carries every dependence the
     two carried, so the second can run in parallel (Pluto's pipelined parallelism).
@@ -168,8 +206,9 @@ def wavefront(sched: isl.Schedule, broken=None) -> tuple[isl.Schedule, list[str]
 
     ``broken(schedule)``: why a skewed schedule is wrong, or None (a band permutable only
     because private scalars' dependences were dropped may interleave a scalar's uses when
-    skewed: that band is left alone). Returns the schedule (the same object when no band
-    changed) and notes for ``explain``."""
+    skewed: that band is left alone); ``serial(band)``: why the band is better left in
+    order (``accumulations_only``), or None. Returns the schedule (the same object when
+    no band changed) and notes for ``explain``."""
     notes = []
     for path in reversed(band_paths(sched)):
         node = node_at(sched, path)
@@ -178,6 +217,10 @@ def wavefront(sched: isl.Schedule, broken=None) -> tuple[isl.Schedule, list[str]
         n = node.band_n_member()
         if n < 2 or not node.band_get_permutable() or \
                 any(node.band_member_get_coincident(j) for j in range(n)):
+            continue
+        why = serial(node) if serial is not None else None
+        if why is not None:
+            notes.append(f"no wavefront: {why}")
             continue
         mupa = node.band_get_partial_schedule()
         mupa = mupa.set_at(0, mupa.get_at(0).add(mupa.get_at(1)))

@@ -92,7 +92,8 @@ def _wavefront(tile: isl.ScheduleNode) -> bool:
     are a whole face of tiles per wavefront, run by one thread (lu at LARGE, 2 threads:
     8.8x separated, 10.5x not; jacobi-2d's and heat-3d's diamonds the same either way).
     A two-member wavefront has one partial tile per wavefront and gains from constant
-    bounds in the others (mvt: 3.8x separated, 1.5x not)."""
+    bounds in the others (mvt, when it still ran as a wavefront: 3.8x separated, 1.5x
+    not; trisolv's and jacobi-1d's wavefronts have two members)."""
     n = tile.band_n_member()
     coin = [tile.band_member_get_coincident(j) for j in range(n)]
     return n >= 3 and not coin[0] and any(coin[1:])
