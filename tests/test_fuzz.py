@@ -595,12 +595,14 @@ def test_isl_ast_generator_failure_drops_tile_separation_seed_2260021(monkeypatc
     isl_ast_build_node_from_schedule failed: <no message>') on the OpenMP tree whose 2-wide
     tiles carry the isolate option of full/partial tile separation. The printer now tries
     the tree without separation, and says so. (Its band is a wavefront of tiles, which is
-    no longer separated at all; the test separates it as before to reach the fallback.)"""
+    no longer separated at all, and by default not even a wavefront, its dependences only
+    ordering accumulations; the test asks for the wavefront and separates it as before to
+    reach the fallback.)"""
     from polyk.tiling import separation
     monkeypatch.setattr(separation, "_wavefront", lambda tile: False)
     opts = {"scheduler": "pluto", "target": "openmp", "fp_contract": True, "fuse": "smart",
             "coef_bound": 2, "tile": (2,), "intratile": False, "unroll_jam": (1, 2),
-            "scalar_replace": True, "pack": True}
+            "scalar_replace": True, "pack": True, "wavefront": True}
     _seed_ok(2260021, opts)
     k = polyk.generate(fuzz.program(2260021).op(), compile=False, **opts)
     assert "full/partial tile separation dropped" in k.source
