@@ -133,7 +133,7 @@ def pack_scales(scop) -> dict:
 def group_scale(scop, scales, array, members=None) -> str | None:
     """The one scalar that every read of the group (or of the array: ``members`` None)
     is multiplied by, or None. Read-only arrays only."""
-    if not _read_only_array(scop, array):
+    if not read_only(scop, array):
         return None
     found = set()
     for (a, stmt, indices), names in scales.items():
@@ -142,7 +142,8 @@ def group_scale(scop, scales, array, members=None) -> str | None:
     return found.pop() if len(found) == 1 and None not in found else None
 
 
-def _read_only_array(scop, array) -> bool:
+def read_only(scop, array: str) -> bool:
+    """No statement of the SCoP writes ``array``."""
     return not any(a.array == array for s in scop.statements for a in s.writes())
 
 
@@ -150,6 +151,12 @@ def _linear(aff) -> tuple:
     from .register import _aff_lin
     lin = _aff_lin(aff, {}) or {"?": repr(aff)}
     return tuple(sorted((k, v) for k, v in lin.items() if k != ""))
+
+
+def access_pattern(a) -> tuple:
+    """An access's index expressions up to constants: ``A[i + 1][k]`` and ``A[i][k]``
+    share one, ``A[j][k]`` has another."""
+    return tuple(_linear(i) for i in a.expr.indices)
 
 
 def pack_groups(scop) -> dict[str, list[frozenset]]:
@@ -165,8 +172,8 @@ def pack_groups(scop) -> dict[str, list[frozenset]]:
                 continue
             if a.kind == "write":
                 written.add(a.array)
-            pat = tuple(_linear(i) for i in a.expr.indices)
-            pats.setdefault(a.array, {}).setdefault(pat, set()).add((s.name, a.expr.indices))
+            pats.setdefault(a.array, {}).setdefault(access_pattern(a), set()).add(
+                (s.name, a.expr.indices))
     return {name: [frozenset(g) for g in by.values()] for name, by in pats.items()
             if name not in written and len(by) > 1}
 

@@ -34,7 +34,7 @@ import islpy as isl
 
 from ..errors import OptionsError
 from ..schedule.schedule import POINT_MARK, parallel_mark_depths
-from .packing import pack_mark_entries
+from .packing import access_pattern, pack_mark_entries, read_only
 from .rectangular import cache_sizes, default_sizes
 from .separation import full_tiles, isolate_option
 
@@ -184,10 +184,6 @@ def _unit(a, rank: int, d: int | None, signs=(1,)) -> isl.UnionSet:
     return isl.UnionSet(f"{{ {tup}[{', '.join(idx)}] : {cond} }}")
 
 
-def _read_only(scop, array: str) -> bool:
-    return not any(a.array == array for s in scop.statements for a in s.writes())
-
-
 def transposed_dim(scop, band: isl.ScheduleNode, j: int, a, deltas=None) -> int | None:
     """The dimension d < rank - 1 of access ``a`` along which a step of member j moves it
     by +1 (the others fixed), where packing can make d the buffer's last dimension: the
@@ -195,7 +191,7 @@ def transposed_dim(scop, band: isl.ScheduleNode, j: int, a, deltas=None) -> int 
     tile reuses the packed copy). syrk's A[j][k] under (i, j, k): d = 0 for j, reused
     along i. None otherwise."""
     rank = len(scop.arrays[a.array].shape)
-    if rank < 2 or not _read_only(scop, a.array):
+    if rank < 2 or not read_only(scop, a.array):
         return None
     if deltas is None:
         deltas = _deltas(_steps(band, j), a)
@@ -322,7 +318,6 @@ def register_block_tile_sizes(scop, band: isl.ScheduleNode, option=None,
 def _inputs_along(scop, band: isl.ScheduleNode, v: int) -> int:
     """The number of access patterns (array and index expressions up to constants) of
     read-only arrays whose elements change along member v."""
-    from .packing import _linear
     pairs = _steps(band, v)
     live = set()
     band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
@@ -332,11 +327,11 @@ def _inputs_along(scop, band: isl.ScheduleNode, v: int) -> int:
             continue
         for a in st.reads():
             rank = len(scop.arrays[a.array].shape)
-            if not rank or not _read_only(scop, a.array):
+            if not rank or not read_only(scop, a.array):
                 continue
             deltas = _deltas(pairs, a)
             if deltas is not None and not deltas.is_subset(_unit(a, rank, None)):
-                pats.add((a.array, tuple(_linear(i) for i in a.expr.indices)))
+                pats.add((a.array, access_pattern(a)))
     return len(pats)
 
 
