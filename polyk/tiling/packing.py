@@ -66,12 +66,8 @@ def parse_entry(entry: str) -> tuple[str, int | None, tuple[int, ...] | None]:
     return _parse(entry)[:3]
 
 
-def entry_scale(entry: str) -> str | None:
-    """The read-only scalar argument the entry's buffer holds the products with."""
-    return _parse(entry)[3]
-
-
 def _parse(entry: str):
+    """(array, group, buffer dimension order, scale) of an entry ``A~g@p0.p1*s``."""
     entry, _, scale = entry.partition("*")
     head, _, perm = entry.partition("@")
     array, _, g = head.partition("~")
