@@ -149,6 +149,27 @@ def test_scalar_accumulators_where_no_member_vectorises():
                  **opts)
 
 
+@pytest.mark.parametrize("name,acc,mem", [("bicg", "q", "s"), ("mvt", "x1", "x2")])
+def test_scalar_accumulators_for_chains_of_some_statements(name, acc, mem):
+    """bicg's band (i, j) carries dependences on both members: q[i] is summed along j, s[j]
+    along i, so neither member is parallel and no member has every write invariant. Rows
+    are still blocked by 8: q gets 8 accumulators in registers across j (independent
+    chains), s[j] stays in memory and takes its 8 updates in the loop's order. mvt's fused
+    band is the same with x1 and x2. Bitwise equal to the nest under several tilings."""
+    spec = LIBRARY[name]
+    k = polyk.generate(spec.op, tile=True, compile=False, target="openmp")
+    assert any(n.startswith("register tile 8x1 at depth ") and "8 scalar accumulators" in n
+               for n in k.schedule.notes), k.schedule.notes
+    inner = k.source[k.source.index("for (; "):]
+    inner = inner[:inner.index("}")]
+    assert f"{acc}[" not in inner                       # accumulators in registers
+    assert inner.count(f"{mem}[") == 16                 # 8 loads and 8 stores, in order
+    sz = {p: 37 + 4 * k for k, p in enumerate(spec.sizes["test"])}
+    for opts in (dict(tile=True), dict(tile=(24, 16)), dict(tile=(5, 7)),
+                 dict(tile=True, unroll_jam=(3, 1)), dict(tile=True, wavefront=True)):
+        _bitwise(spec.op, spec.op.make_inputs(sz, seed=5), {}, target="openmp", **opts)
+
+
 def test_scalar_accumulators_not_for_an_outer_reduction():
     """lu's band (k, i, j) has its reduction k outermost: nothing to gain from scalar
     chains, the tiles stay the default cubes."""

@@ -275,7 +275,7 @@ def print_register_loop(printer, n: isl.AstNode):
     if sum(len(g.users) * -(-g.count // lanes) for g in groups) > 8 * MAX_UNROLL:
         return None
     # classify every array access
-    refs_of = {}          # array -> list of (kind, index lins (with v), is_write)
+    refs_of = {}          # array -> list of (index lins (with v), is_write, in a vector group)
     for g, stmt, env in insts:
         body = stmt.body
         refs = [(body.target, True)] + [(x, False) for x in body.value.walk()
@@ -294,12 +294,15 @@ def print_register_loop(printer, n: isl.AstNode):
                 vc = [x.get(v_it, 0) for x in idx]
                 if any(vc[:-1]) or vc[-1] not in (0, 1) or (wr and vc[-1] == 0):
                     return None
-            refs_of.setdefault(ref.array, []).append((idx, wr))
+            refs_of.setdefault(ref.array, []).append((idx, wr, g.count > 1))
     replaced = {a for a, lst in refs_of.items()
-                if all(not any(r_it in x for x in idx) for idx, _ in lst)}
-    if any(wr and a not in replaced for a, lst in refs_of.items() for _, wr in lst):
+                if all(not any(r_it in x for x in idx) for idx, _, _ in lst)}
+    # an array written along r stays in memory, its accesses in the loop's order (bicg's
+    # s[j] next to the q[i] accumulators); a vector store of one is not printed here
+    if any(wr and vec and a not in replaced
+           for a, lst in refs_of.items() for _, wr, vec in lst):
         return None
-    if not any(wr for a in replaced for _, wr in refs_of[a]):
+    if not any(wr for a in replaced for _, wr, _ in refs_of[a]):
         return None
     return _emit(printer, n, insts, replaced, lanes, dtype, r_it, v_it)
 

@@ -77,13 +77,16 @@ def _same_but(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
     return same
 
 
-def _writes_invariant(scop, node: isl.ScheduleNode, j: int) -> bool:
+def _writes_invariant(scop, node: isl.ScheduleNode, j: int, only=None) -> bool:
     """Two instances under the band that differ only in member j (same prefix, same other
-    members) write the same elements: the written elements are reused along j."""
+    members) write the same elements: the written elements are reused along j. ``only``:
+    look at these statements (names) alone."""
     dom = node.get_domain()
     same = _same_but(node, j)
     live = set()
     dom.foreach_set(lambda s: live.add(s.get_tuple_name()))
+    if only is not None:
+        live &= set(only)
     wrote = False
     for s in scop.statements:
         if s.name not in live:
@@ -130,7 +133,7 @@ def choose_members(scop, band: isl.ScheduleNode, pack: bool = False):
         v = _outer_vector_member(scop, band, pack)
     rs = [j for j in range(n) if j != v and _writes_invariant(scop, band, j)]
     if not rs:
-        return None
+        return _chains_block(scop, band) if v is None else None
     r = rs[-1]                    # the innermost reduction member stays innermost
     us = [j for j in range(n) if j not in (r, v) and band.band_member_get_coincident(j)]
     if v is None:
@@ -140,6 +143,47 @@ def choose_members(scop, band: isl.ScheduleNode, pack: bool = False):
         us = [j for j in us if not _writes_invariant(scop, band, j)]
         return (us[-1], r, None) if us and r == n - 1 else None
     return (us[0] if us else None), r, v
+
+
+def _chains_block(scop, band: isl.ScheduleNode):
+    """(u, n - 1, None) for a band without a vector member whose innermost member is a
+    reduction of some statements only: bicg's point band (i, j) sums q[i] along j (a chain
+    of dependent adds, the latency bound of the untransformed nest) while s[j] is summed
+    along i. Blocking u (here i) and jamming it gives fu independent q chains; s[j] takes
+    its fu updates one after the other, in the order of the loop. u need not be parallel:
+    the band is permutable, so the block is a tiling of it (and the checker verifies it).
+    u is the innermost member along which the summed elements change. None otherwise."""
+    n = band.band_n_member()
+    if not band.band_get_permutable():
+        return None
+    live = set()
+    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
+    stmts = [st for st in scop.statements if st.name in live]
+    if any(not scop.arrays[a.array].shape for st in stmts for a in st.writes()):
+        return None
+    chains = [st.name for st in stmts if _writes_invariant(scop, band, n - 1, [st.name])]
+    if not chains:
+        return None
+    us = [j for j in range(n - 1) if _writes_change(scop, band, j, chains)]
+    return (us[-1], n - 1, None) if us else None
+
+
+def _writes_change(scop, band: isl.ScheduleNode, j: int, only) -> bool:
+    """A step along member j (the others fixed) moves every element that the statements
+    ``only`` write, and there are such steps."""
+    pairs = _steps(band, j)
+    moved_any = False
+    for st in scop.statements:
+        if st.name not in only:
+            continue
+        for a in st.writes():
+            deltas = _deltas(pairs, a)
+            if deltas is None:
+                continue
+            moved_any = True
+            if not deltas.intersect(_unit(a, len(scop.arrays[a.array].shape), None)).is_empty():
+                return False
+    return moved_any
 
 
 def _outer_vector_member(scop, band: isl.ScheduleNode, pack: bool = False) -> int | None:
