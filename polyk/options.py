@@ -47,7 +47,9 @@ class Options:
     unroll_jam   register tiling of tiled point bands (polyk/tiling/unroll_jam.py): None
                  (default: automatic factors where a band has a vector loop and a
                  reduction loop), False, or (fu, fv): the outer parallel point loop is
-                 unrolled fu times and jammed, the vector loop blocked by fv
+                 unrolled fu times and jammed, the vector loop blocked by fv; a loop
+                 around a sequence of innermost loops is blocked by fu and jammed into
+                 them where one then sums in scalar accumulators (polyk/tiling/jam.py)
     scalar_replace  keep the register block's accumulators in (vector) registers across
                  the reduction loop (default True; only matters with unroll_jam)
     pack         copy each tile's footprint of an array into a contiguous local buffer

@@ -30,6 +30,7 @@ from .tiling.intratile import reorder_bands
 from .tiling.packing import insert_pack_marks
 from .tiling.rectangular import tile_bands
 from .tiling.separation import separate_full_tiles
+from .tiling.jam import jam_into_bodies
 from .tiling.unroll_jam import register_block_tile_sizes, register_tile
 from .tiling.vector import insert_simd_marks, sink_vector_members
 
@@ -114,6 +115,18 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         if uj_notes:
             notes.extend(uj_notes)
             tree = mark_coincident(tree, always, scalars)
+    if options.tile and options.unroll_jam is not False and options.scheduler != "identity":
+        def problem(t):
+            try:
+                check_schedule(scop, t)
+            except ScheduleError as e:
+                return str(e)
+            return broken(t) if broken is not None else None
+
+        tree, jam_notes = jam_into_bodies(tree, scop, options.unroll_jam, vector_bytes(options),
+                                          lambda t: mark_coincident(t, always, scalars),
+                                          problem)
+        notes.extend(jam_notes)
     if tiled and options.intratile:
         tree, sink_notes = sink_vector_members(tree, scop)
         if sink_notes:

@@ -170,6 +170,54 @@ def test_scalar_accumulators_for_chains_of_some_statements(name, acc, mem):
         _bitwise(spec.op, spec.op.make_inputs(sz, seed=5), {}, target="openmp", **opts)
 
 
+N1 = polyk.params("N1")
+
+
+@polyk.op
+def rows_feed_back(A: f64[N1, N1], x: f64[N1], t: f64[N1]):
+    for i in range(N1):
+        for j in range(N1):
+            t[i] = t[i] + A[i, j] * x[j]
+        for j in range(N1):
+            x[j] = x[j] + A[i, j] * t[i]
+
+
+def test_outer_loop_jammed_into_the_loops_of_its_body():
+    """atax keeps its row loop i around two inner loops over j (tmp's row sum, then y's
+    update from it). The row loop is blocked by 8 and the block's rows moved into both inner
+    loops: tmp gets 8 scalar accumulators (independent chains), y a vector block kept in
+    registers across the 8 rows. Bitwise equal to the nest, with sizes that leave partial
+    blocks, explicit factors, and on the serial C target."""
+    spec = LIBRARY["atax"]
+    k = polyk.generate(spec.op, tile=True, compile=False, target="openmp")
+    (note,) = [n for n in k.schedule.notes if "jammed" in n]
+    assert note.startswith("loop c0 unrolled by 8 and jammed into the 2 loops of its body")
+    assert "8 scalar accumulators" in note and "vector loop" in note, note
+    assert "double polyk_r7 = tmp[" in k.source and "vector_size" in k.source
+    sz = {"M": 37, "N": 45}
+    for opts in (dict(tile=True), dict(tile=True, unroll_jam=(3, 4)),
+                 dict(tile=True, unroll_jam=(5, 1)), dict(tile=True, target="c"),
+                 dict(tile=True, pack=True)):
+        _bitwise(spec.op, spec.op.make_inputs(sz, seed=6), {}, **{"target": "openmp",
+                                                                  **opts})
+    k = polyk.generate(spec.op, tile=True, unroll_jam=False, compile=False)
+    assert not any("jammed" in n for n in k.schedule.notes)
+
+
+def test_jam_into_the_body_refused_where_a_later_loop_feeds_an_earlier_one():
+    """Row i's second loop writes x, which row i + 1's first loop reads: running a block's
+    rows through the first loop before the second would reverse that dependence. The
+    legality checker refuses the jammed schedule; the note says why and the loop stays."""
+    k = polyk.generate(rows_feed_back, tile=True, compile=False)
+    assert "loop c0 not jammed into its body: illegal schedule: it reverses the " \
+        "dependence: S1 (line " in " ".join(k.schedule.notes), k.schedule.notes
+    assert "double polyk_r" not in k.source
+    rng = np.random.default_rng(3)
+    inp = {"A": rng.uniform(0, 0.1, (29, 29)), "x": rng.uniform(0, 1, 29),
+           "t": rng.uniform(0, 1, 29)}
+    _bitwise(rows_feed_back, inp, {}, tile=True)
+
+
 def test_scalar_accumulators_not_for_an_outer_reduction():
     """lu's band (k, i, j) has its reduction k outermost: nothing to gain from scalar
     chains, the tiles stay the default cubes."""
