@@ -365,6 +365,33 @@ def test_isl_scheduler_failure_is_a_clear_error():
            [{"N": 3}, {"N": 6}])
 
 
+ISL_OUTER_COINCIDENCE = """\
+def fuzz_5500215(A: f64[2 * N + 2], B: f64[M + 2, 2 * M + 2], alpha: f64):
+    for i in reversed(range(M)):
+        for j in range(min(1, N), N):
+            for k in reversed(range(4)):
+                if 2 * k + 1 >= 4:
+                    B[M - 1 + 2, M - 1 - i + i + 1] -= alpha * B[i // 2 + 1, i + i + 3]
+    for i in range(2, N, 2):
+        for j in range(min(1, M), M):
+            A[i % 3 + i] -= 0.75 * alpha - abs(A[i // 2 + 1]) + 1.5 * alpha * alpha
+"""
+
+
+@pytest.mark.parametrize("fuse", ["smart", "max"])
+def test_isl_scheduler_retried_without_outer_coincidence_seed_5500215(fuse):
+    """Fixed (polyk/schedule/isl_scheduler.py): isl's scheduler with outer coincidence
+    required found no schedule for this program ('unable to carry dependences'); without
+    that requirement it does. polyk now tries that before giving up; the schedule goes
+    through the legality checker like any other and matches the nest."""
+    for sizes in ([{"N": 3, "M": 1}, {"N": 9, "M": 9}], [{"N": 6, "M": 5}]):
+        _check(ISL_OUTER_COINCIDENCE, {"scheduler": "isl", "fuse": fuse, "target": "c",
+                                       "fp_contract": False, "tile": (2,), "l2_tile": (2,),
+                                       "wavefront": True}, sizes)
+        _check(ISL_OUTER_COINCIDENCE, {"scheduler": "isl", "fuse": fuse,
+                                       "target": "openmp", "fp_contract": False}, sizes)
+
+
 def test_fuzz_command_prints_counts(capsys):
     from polyk.cli import main
     rc = main(["fuzz", "--seconds", "1", "--seed", "5", "--options", "2"])

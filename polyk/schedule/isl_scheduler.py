@@ -41,18 +41,21 @@ def isl_schedule(scop, deps, *, fuse: str = "smart", timeout: float | None = Non
     sc = isl.ScheduleConstraints.on_domain(scop.domain())
     sc = sc.set_context(scop.context)
     sc = sc.set_validity(validity).set_proximity(validity).set_coincidence(validity)
-    with _isl_options(isl.DEFAULT_CONTEXT, schedule_outer_coincidence=1,
-                      **_FUSE_OPTIONS[fuse]):
-        limit = operations_for(timeout) if timeout else None
-        try:
-            with isl_operations(limit) as in_force:
-                return sc.compute_schedule()
-        except isl.Error as e:     # e.g. "unable to carry dependences" (found by polyk.fuzz)
-            if is_over_budget(e) and in_force == limit:
-                raise ScheduleError(f"isl's scheduler stopped: {OVER_BUDGET} ({limit:,}: the "
-                                    f"time budget, option schedule_timeout={timeout:g} s, "
-                                    "counted in isl operations)") from None
-            why = str(e).split(":", 1)[-1].split(" in /")[0].strip()
-            raise ScheduleError(f"isl's scheduler (scheduler='isl', fuse={fuse!r}) found no "
-                                f"schedule: {why}; try scheduler='pluto' or another "
-                                "fuse=") from None
+    limit = operations_for(timeout) if timeout else None
+    # isl's scheduler with outer coincidence required (each band's outer member parallel
+    # where isl can) can fail with "unable to carry dependences" where the same scheduler
+    # without that requirement succeeds (polyk fuzz seed 5500215): try that next
+    for outer in (1, 0):
+        with _isl_options(isl.DEFAULT_CONTEXT, schedule_outer_coincidence=outer,
+                          **_FUSE_OPTIONS[fuse]):
+            try:
+                with isl_operations(limit) as in_force:
+                    return sc.compute_schedule()
+            except isl.Error as e:     # e.g. "unable to carry dependences"
+                if is_over_budget(e) and in_force == limit:
+                    raise ScheduleError(f"isl's scheduler stopped: {OVER_BUDGET} ({limit:,}: "
+                                        f"the time budget, option schedule_timeout="
+                                        f"{timeout:g} s, counted in isl operations)") from None
+                why = str(e).split(":", 1)[-1].split(" in /")[0].strip()
+    raise ScheduleError(f"isl's scheduler (scheduler='isl', fuse={fuse!r}) found no "
+                        f"schedule: {why}; try scheduler='pluto' or another fuse=")
