@@ -123,7 +123,8 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
                 return str(e)
             return broken(t) if broken is not None else None
 
-        tree, jam_notes = jam_into_bodies(tree, scop, options.unroll_jam, vector_bytes(options),
+        tree, jam_notes = jam_into_bodies(tree, scop, deps.all(), options.unroll_jam,
+                                          vector_bytes(options),
                                           lambda t: mark_coincident(t, always, scalars),
                                           problem)
         notes.extend(jam_notes)

@@ -36,7 +36,7 @@ def isl_schedule(scop, deps, *, fuse: str = "smart", timeout: float | None = Non
                  ) -> isl.Schedule:
     """A schedule tree from isl's scheduler: validity and proximity are all dependences,
     coincidence asks for outer parallel loops where it can. ``timeout``: seconds of isl
-    work, counted in isl operations (``polyk.isl_budget``)."""
+    work, counted in isl operations (``polyk.isl_budget``), for each of the two tries."""
     validity = deps.all()
     sc = isl.ScheduleConstraints.on_domain(scop.domain())
     sc = sc.set_context(scop.context)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import islpy as isl
 
+from ..errors import OptionsError
 from ..schedule.schedule import CUT_MARK, band_paths, node_at
 from .unroll_jam import (SCALAR_ROWS, _elem_bytes, _factors, _mupa, _split,
                          choose_members)
@@ -67,9 +68,28 @@ def _replace_band(band: isl.ScheduleNode, upas, permutable, coincident) -> isl.S
     return node
 
 
-def _sink(sched: isl.Schedule, path, f: int) -> isl.Schedule:
+def _permutable(band: isl.ScheduleNode, deps: isl.UnionMap) -> bool:
+    """Every dependence between two instances under ``band`` with the same outer schedule
+    has a non-negative distance along each of its members."""
+    dom = band.get_domain()
+    prefix = band.get_prefix_schedule_union_map().intersect_domain(dom)
+    d = deps.intersect_domain(dom).intersect_range(dom).intersect(
+        prefix.apply_range(prefix.reverse()))
+    if d.is_empty():
+        return True
+    mupa = band.band_get_partial_schedule()
+    for j in range(band.band_n_member()):
+        m = isl.UnionMap.from_union_pw_aff(mupa.get_at(j))
+        dist = d.apply_domain(m).apply_range(m).deltas()
+        if not dist.is_subset(isl.UnionSet("{ [x] : x >= 0 }")):
+            return False
+    return True
+
+
+def _sink(sched: isl.Schedule, path, f: int, deps: isl.UnionMap) -> isl.Schedule:
     """The schedule with the innermost member m of the band at ``path`` replaced by
-    m - m mod f and m mod f prepended to each inner band."""
+    m - m mod f and m mod f prepended to each inner band (permutable where the
+    dependences allow it)."""
     node = node_at(sched, path)
     n = node.band_n_member()
     mupa = node.band_get_partial_schedule()
@@ -85,17 +105,19 @@ def _sink(sched: isl.Schedule, path, f: int) -> isl.Schedule:
         inner = band.band_get_partial_schedule()
         point = m.mod_val(isl.Val(f)).intersect_domain(filt.filter_get_filter())
         upas = [point] + [inner.get_at(j) for j in range(band.band_n_member())]
-        node = _replace_band(band, upas, True, [False] * len(upas))
+        node = _replace_band(band, upas, False, [False] * len(upas))
+        node = node.band_set_permutable(int(_permutable(node, deps)))
         seq = node.parent().parent()
     return seq.get_schedule()
 
 
-def jam_into_bodies(sched: isl.Schedule, scop, option, vector_bytes: int, recolour,
-                    problem) -> tuple[isl.Schedule, list[str]]:
+def jam_into_bodies(sched: isl.Schedule, scop, deps: isl.UnionMap, option,
+                    vector_bytes: int, recolour, problem) -> tuple[isl.Schedule, list[str]]:
     """Unroll-and-jam every band whose body is a sequence of innermost loops into them,
-    where that gives one of them scalar accumulators. ``option``: unroll_jam's (fu, fv) or
-    None; ``recolour(schedule)``: the schedule with coincident flags recomputed;
-    ``problem(schedule)``: why a schedule is illegal, or None."""
+    where that gives one of them scalar accumulators. ``deps``: every dependence;
+    ``option``: unroll_jam's (fu, fv) or None; ``recolour(schedule)``: the schedule with
+    coincident flags recomputed; ``problem(schedule)``: why a schedule is illegal, or
+    None."""
     notes = []
     f = option[0] if option is not None else SCALAR_ROWS
     if f < 2:
@@ -112,16 +134,21 @@ def jam_into_bodies(sched: isl.Schedule, scop, option, vector_bytes: int, recolo
         if not outer.band_get_ast_build_options().is_empty():
             continue
         n_inner = _body_bands(outer).n_children()
-        trial = recolour(_sink(sched, path, f))
+        trial = recolour(_sink(sched, path, f, deps))
         blocks, scalar = [], False
         for k in range(n_inner):
             band = _sequence_below(node_at(trial, path)).child(k).child(0)
+            if not band.band_get_permutable():
+                continue
             pick = choose_members(scop, band)
             if pick is None:
                 continue
             u, r, v = pick
             sizes = [f] + [UNTILED] * (band.band_n_member() - 1)
-            fu, fv = _factors(option, _elem_bytes(scop, band), sizes, u, v, vector_bytes)
+            try:
+                fu, fv = _factors(option, _elem_bytes(scop, band), sizes, u, v, vector_bytes)
+            except OptionsError:
+                continue          # the block would not fit the jammed rows: no block here
             if fu * fv <= 1:
                 continue
             node, text = _split(band, u, r, v, fu, fv)

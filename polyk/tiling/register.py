@@ -22,8 +22,9 @@ Conditions, checked here from the AST and the access expressions (otherwise None
 returned and the loop is printed as usual): the ``v`` loops have constant bounds and a
 simd mark (which the legality checker verified: no dependence carried by ``v``); every
 index is affine in the iterators; two replaced accesses to one array are the same element
-or provably distinct; every written array is replaced; bodies use + - * / on one
-floating-point type only.
+or provably distinct; an array written along ``r`` (not replaced) is written by scalar
+statements only, in place and in the loop's order (bicg's ``s[j]`` next to the ``q[i]``
+accumulators); bodies use + - * / on one floating-point type only.
 """
 
 from __future__ import annotations

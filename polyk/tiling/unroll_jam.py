@@ -152,7 +152,13 @@ def _chains_block(scop, band: isl.ScheduleNode):
     along i. Blocking u (here i) and jamming it gives fu independent q chains; s[j] takes
     its fu updates one after the other, in the order of the loop. u need not be parallel:
     the band is permutable, so the block is a tiling of it (and the checker verifies it).
-    u is the innermost member along which the summed elements change. None otherwise."""
+    u is the innermost member along which the summed elements change. Only where every
+    statement is an accumulation that no other statement of the band sees (it reads the
+    array it writes only at the written element, and the others do not access it), so
+    the dependences only order each element's updates: elsewhere such a band has its
+    tiles run as a wavefront (bands with flows between statements), and the long tiles
+    below would suit neither that nor the printer (register.py may decline the block).
+    None otherwise."""
     n = band.band_n_member()
     if not band.band_get_permutable():
         return None
@@ -161,6 +167,11 @@ def _chains_block(scop, band: isl.ScheduleNode):
     stmts = [st for st in scop.statements if st.name in live]
     if any(not scop.arrays[a.array].shape for st in stmts for a in st.writes()):
         return None
+    for st in stmts:
+        for w in st.writes():
+            if any(a.array == w.array and (other is not st or not a.relation.is_equal(
+                    w.relation)) for other in stmts for a in other.accesses):
+                return None
     chains = [st.name for st in stmts if _writes_invariant(scop, band, n - 1, [st.name])]
     if not chains:
         return None
