@@ -115,6 +115,7 @@ def schedule_scop(scop, deps, options: Options) -> Schedule:
         if uj_notes:
             notes.extend(uj_notes)
             tree = mark_coincident(tree, always, scalars)
+    # also where nothing was tiled: atax's loops are bands of one member each
     if options.tile and options.unroll_jam is not False and options.scheduler != "identity":
         def problem(t):
             try:

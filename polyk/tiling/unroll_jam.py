@@ -61,6 +61,16 @@ def register_mark_depths(name: str) -> tuple[int, int] | None:
     return int(r), int(v)
 
 
+def _statements(scop, node: isl.ScheduleNode, only=None) -> list:
+    """The statements with instances under ``node`` (of those named ``only``), in program
+    order."""
+    live = set()
+    node.get_domain().foreach_set(lambda s: live.add(s.get_tuple_name()))
+    if only is not None:
+        live &= set(only)
+    return [s for s in scop.statements if s.name in live]
+
+
 def _member_map(node: isl.ScheduleNode, j: int) -> isl.UnionMap:
     return isl.UnionMap.from_union_pw_aff(node.band_get_partial_schedule().get_at(j))
 
@@ -81,16 +91,9 @@ def _writes_invariant(scop, node: isl.ScheduleNode, j: int, only=None) -> bool:
     """Two instances under the band that differ only in member j (same prefix, same other
     members) write the same elements: the written elements are reused along j. ``only``:
     look at these statements (names) alone."""
-    dom = node.get_domain()
     same = _same_but(node, j)
-    live = set()
-    dom.foreach_set(lambda s: live.add(s.get_tuple_name()))
-    if only is not None:
-        live &= set(only)
     wrote = False
-    for s in scop.statements:
-        if s.name not in live:
-            continue
+    for s in _statements(scop, node, only):
         for a in s.writes():
             if not scop.arrays[a.array].shape:
                 return False       # a scalar written in the block: leave it alone
@@ -108,9 +111,7 @@ def _writes_invariant(scop, node: isl.ScheduleNode, j: int, only=None) -> bool:
 
 
 def _elem_bytes(scop, node) -> int:
-    live = set()
-    node.get_domain().foreach_set(lambda s: live.add(s.get_tuple_name()))
-    sizes = [scop.arrays[a.array].dtype.np.itemsize for s in scop.statements if s.name in live
+    sizes = [scop.arrays[a.array].dtype.np.itemsize for s in _statements(scop, node)
              for a in s.writes()]
     return min(sizes) if sizes else 8
 
@@ -162,9 +163,7 @@ def _chains_block(scop, band: isl.ScheduleNode):
     n = band.band_n_member()
     if not band.band_get_permutable():
         return None
-    live = set()
-    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
-    stmts = [st for st in scop.statements if st.name in live]
+    stmts = _statements(scop, band)
     if any(not scop.arrays[a.array].shape for st in stmts for a in st.writes()):
         return None
     for st in stmts:
@@ -272,12 +271,8 @@ def _stride_score(scop, band: isl.ScheduleNode, j: int,
     those other accesses. With ``pack``, an access that packing will transpose
     (``transposed_dim``) counts as stride 1."""
     pairs = _steps(band, j)
-    live = set()
-    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
     score = bad = 0
-    for st in scop.statements:
-        if st.name not in live:
-            continue
+    for st in _statements(scop, band):
         for a in st.accesses:
             rank = len(scop.arrays[a.array].shape)
             if not rank:
@@ -374,12 +369,8 @@ def _inputs_along(scop, band: isl.ScheduleNode, v: int) -> int:
     """The number of access patterns (array and index expressions up to constants) of
     read-only arrays whose elements change along member v."""
     pairs = _steps(band, v)
-    live = set()
-    band.get_domain().foreach_set(lambda st: live.add(st.get_tuple_name()))
     pats = set()
-    for st in scop.statements:
-        if st.name not in live:
-            continue
+    for st in _statements(scop, band):
         for a in st.reads():
             rank = len(scop.arrays[a.array].shape)
             if not rank or not read_only(scop, a.array):
