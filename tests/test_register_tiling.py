@@ -247,6 +247,16 @@ def test_no_scalar_block_where_the_summed_arrays_feed_each_other():
     _bitwise(sums_that_read_each_other, inp, {}, tile=True, unroll_jam=(5, 1))
 
 
+@pytest.mark.parametrize("name", ["lu", "ludcmp"])
+def test_no_scalar_block_for_isl_schedules_of_updates_that_read_other_elements(name):
+    """With isl's scheduler, lu's band sums A[i][j] along k while reading A[i][k] and
+    A[k][j]: not accumulations only, so no scalar block and no long tiles for one (they
+    had them without a printed block, 3x slower; found by review)."""
+    k = polyk.generate(LIBRARY[name].op, scheduler="isl", tile=True, compile=False)
+    assert not any("scalar accumulators" in n for n in k.schedule.notes), k.schedule.notes
+    assert not any("x1024" in n for n in k.schedule.notes), k.schedule.notes
+
+
 def test_jam_into_the_body_refused_where_a_later_loop_feeds_an_earlier_one():
     """Row i's second loop writes x, which row i + 1's first loop reads: running a block's
     rows through the first loop before the second would reverse that dependence. The
