@@ -634,9 +634,9 @@ class CudaPrinter:
         tile = node.child(0)
         prefix = tile.get_prefix_schedule_union_map().intersect_domain(dom)
         mupa = tile.band_get_partial_schedule()
-        from ..tiling.gpu_mapping import _mupa
+        from ..schedule.schedule import multi_union_pw_aff
         mapped = isl.UnionMap.from_multi_union_pw_aff(
-            _mupa([mupa.get_at(d) for d in range(k.n_mapped)])).intersect_domain(dom)
+            multi_union_pw_aff([mupa.get_at(d) for d in range(k.n_mapped)])).intersect_domain(dom)
         values = isl.Set.from_union_set(prefix.flat_range_product(mapped).range())
         h = k.host_depth
         host = [f"{self.prefix}{j}" for j in range(h)]

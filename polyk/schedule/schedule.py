@@ -62,6 +62,26 @@ POINT_MARK = "polyk_point "
 CUT_MARK = "polyk_cut: "
 
 
+def multi_union_pw_aff(upas) -> isl.MultiUnionPwAff:
+    """The band partial schedule whose members are the union piecewise affine ``upas``."""
+    lst = isl.UnionPwAffList.alloc(upas[0].get_ctx(), len(upas))
+    for u in upas:
+        lst = lst.add(u)
+    space = isl.Space.set_alloc(upas[0].get_ctx(), 0, len(upas)).align_params(
+        upas[0].get_space())
+    return isl.MultiUnionPwAff.from_union_pw_aff_list(space, lst)
+
+
+def replace_band(node: isl.ScheduleNode, mupa: isl.MultiUnionPwAff, permutable: bool,
+                 coincident=()) -> isl.ScheduleNode:
+    """Band ``node`` replaced by one with partial schedule ``mupa`` (the new band node)."""
+    node = node.delete().insert_partial_schedule(mupa)
+    node = node.band_set_permutable(int(permutable))
+    for j, c in enumerate(coincident):
+        node = node.band_member_set_coincident(j, int(c))
+    return node
+
+
 def band_paths(sched: isl.Schedule) -> list[tuple[int, ...]]:
     """Child-index paths of the band nodes, top-down (the b0, b1, ... numbering)."""
     out = []

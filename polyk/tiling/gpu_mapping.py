@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import islpy as isl
 
 from ..errors import ScheduleError
+from ..schedule.schedule import multi_union_pw_aff, replace_band
 
 KERNEL_MARK = "polyk_kernel@"
 MAX_MAPPED = 3
@@ -132,22 +133,7 @@ def _has_parallel(node) -> bool:
 def _members(node, order) -> isl.MultiUnionPwAff:
     mupa = node.band_get_partial_schedule()
     upas = [mupa.get_at(j) for j in order]
-    return _mupa(upas)
-
-
-def _mupa(upas) -> isl.MultiUnionPwAff:
-    lst = isl.UnionPwAffList.alloc(upas[0].get_ctx(), len(upas))
-    for u in upas:
-        lst = lst.add(u)
-    space = isl.Space.set_alloc(upas[0].get_ctx(), 0, len(upas)).align_params(
-        upas[0].get_space())
-    return isl.MultiUnionPwAff.from_union_pw_aff_list(space, lst)
-
-
-def _replace_band(node, mupa, permutable: bool):
-    node = node.delete()
-    node = node.insert_partial_schedule(mupa)
-    return node.band_set_permutable(int(permutable))
+    return multi_union_pw_aff(upas)
 
 
 class GpuMapper:
@@ -200,7 +186,7 @@ class GpuMapper:
         notes = []
         if perm and not coin[0]:
             order = [j for j in range(n) if coin[j]] + [j for j in range(n) if not coin[j]]
-            trial = _replace_band(node, _members(node, order), True)
+            trial = replace_band(node, _members(node, order), True)
             new = band_coincidence(trial, self.deps, self.scalars)
             if new[0]:
                 node = trial
@@ -223,7 +209,7 @@ class GpuMapper:
             both = node.band_get_partial_schedule().flat_range_product(
                 inner.band_get_partial_schedule())
             node = inner.delete().parent()
-            node = _replace_band(node, both, True)
+            node = replace_band(node, both, True)
             coin = coin + icoin
             for j, c in enumerate(coin):
                 node = node.band_member_set_coincident(j, int(c))
@@ -246,8 +232,10 @@ class GpuMapper:
         points = points[m:] + points[:m]
         depth = node.get_schedule_depth()
         node = node.delete()
-        node = node.insert_partial_schedule(_mupa(points)).band_set_permutable(1)
-        node = node.insert_partial_schedule(_mupa(tiles)).band_set_permutable(1)
+        node = node.insert_partial_schedule(multi_union_pw_aff(points))
+        node = node.band_set_permutable(1)
+        node = node.insert_partial_schedule(multi_union_pw_aff(tiles))
+        node = node.band_set_permutable(1)
         k = GpuKernel(len(self.kernels), False, depth, tuple(tile), tuple(threads), inner,
                       n_inner, notes)
         self.kernels.append(k)
@@ -276,7 +264,7 @@ def mapped_point_map(mark_node, kernel: GpuKernel) -> isl.UnionMap:
     point = mark_node.child(0).child(0)
     mupa = point.band_get_partial_schedule()
     upas = [mupa.get_at(kernel.n_inner + d) for d in range(kernel.n_mapped)]
-    return isl.UnionMap.from_multi_union_pw_aff(_mupa(upas))
+    return isl.UnionMap.from_multi_union_pw_aff(multi_union_pw_aff(upas))
 
 
 def check_gpu_mapping(scop, sched: isl.Schedule, kernels) -> list[tuple[int, str]]:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import OptionsError
-from ..schedule.schedule import CUT_MARK, band_paths, node_at
-from .unroll_jam import (SCALAR_ROWS, _elem_bytes, _factors, _mupa, _split,
-                         choose_members)
+from ..schedule.schedule import (CUT_MARK, band_paths, multi_union_pw_aff, node_at,
+                                 replace_band)
+from .unroll_jam import SCALAR_ROWS, _elem_bytes, _factors, _split, choose_members
 
 # nominal point size of an untiled inner member (unroll_jam._factors picks the vector
 # block as a divisor of the point size: any power of two above the block will do)
@@ -57,15 +57,6 @@ def _body_bands(node: isl.ScheduleNode):
                 band.child(0).get_type() != isl.schedule_node_type.leaf:
             return None
     return seq
-
-
-def _replace_band(band: isl.ScheduleNode, upas, permutable, coincident) -> isl.ScheduleNode:
-    node = band.delete()
-    node = node.insert_partial_schedule(_mupa(upas))
-    node = node.band_set_permutable(int(permutable))
-    for j, c in enumerate(coincident):
-        node = node.band_member_set_coincident(j, int(c))
-    return node
 
 
 def _permutable(band: isl.ScheduleNode, deps: isl.UnionMap) -> bool:
@@ -96,7 +87,7 @@ def _sink(sched: isl.Schedule, path, f: int, deps: isl.UnionMap) -> isl.Schedule
     members = [mupa.get_at(j) for j in range(n)]
     m = members[-1]
     outer = members[:-1] + [m.sub(m.mod_val(isl.Val(f)))]
-    node = _replace_band(node, outer, node.band_get_permutable(),
+    node = replace_band(node, multi_union_pw_aff(outer), node.band_get_permutable(),
                          [node.band_member_get_coincident(j) for j in range(n)])
     seq = _body_bands(node)
     for k in range(seq.n_children()):
@@ -105,7 +96,7 @@ def _sink(sched: isl.Schedule, path, f: int, deps: isl.UnionMap) -> isl.Schedule
         inner = band.band_get_partial_schedule()
         point = m.mod_val(isl.Val(f)).intersect_domain(filt.filter_get_filter())
         upas = [point] + [inner.get_at(j) for j in range(band.band_n_member())]
-        node = _replace_band(band, upas, False, [False] * len(upas))
+        node = replace_band(band, multi_union_pw_aff(upas), False)
         node = node.band_set_permutable(int(_permutable(node, deps)))
         seq = node.parent().parent()
     return seq.get_schedule()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import islpy as isl
 
 from ..errors import OptionsError
-from ..schedule.schedule import POINT_MARK, parallel_mark_depths
+from ..schedule.schedule import POINT_MARK, multi_union_pw_aff, parallel_mark_depths
 from .packing import access_pattern, pack_mark_entries, read_only
 from .rectangular import cache_sizes, default_sizes
 from .separation import full_tiles, isolate_option
@@ -513,11 +513,11 @@ def _split(band: isl.ScheduleNode, u, r, v, fu, fv, n_marks=0):
     b_list = [members[j].mod_val(isl.Val(fu if j == u else fv)) for j in b_idx]
     depth = band.get_schedule_depth()
     node = band.delete()
-    node = node.insert_partial_schedule(_mupa(b_list))
+    node = node.insert_partial_schedule(multi_union_pw_aff(b_list))
     node = node.band_set_permutable(1)
     for k, j in enumerate(b_idx):
         node = node.band_member_set_coincident(k, int(coin[j]))
-    node = node.insert_partial_schedule(_mupa(a_list))
+    node = node.insert_partial_schedule(multi_union_pw_aff(a_list))
     node = node.band_set_permutable(1)
     for k, j in enumerate(order_a):
         node = node.band_member_set_coincident(k, int(coin[j]))
@@ -539,12 +539,3 @@ def _split(band: isl.ScheduleNode, u, r, v, fu, fv, n_marks=0):
         text = (f"register tile {fu}x{fv} at depth {depth} (unroll-and-jam; loop "
                 f"c{r_depth} inside the block, c{v_depth} the vector loop)")
     return node, text
-
-
-def _mupa(upas) -> isl.MultiUnionPwAff:
-    lst = isl.UnionPwAffList.alloc(isl.DEFAULT_CONTEXT, len(upas))
-    for u in upas:
-        lst = lst.add(u)
-    space = isl.Space.set_alloc(isl.DEFAULT_CONTEXT, 0, len(upas))
-    space = space.align_params(upas[0].get_space())
-    return isl.MultiUnionPwAff.from_union_pw_aff_list(space, lst)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import islpy as isl
 
-from ..schedule.schedule import (parallel_mark, parallel_mark_depth, parallel_mark_depths,
-                                 simd_mark)
+from ..schedule.schedule import (multi_union_pw_aff, parallel_mark, parallel_mark_depth,
+                                 parallel_mark_depths, simd_mark)
 from .packing import layouts_above
 
 
@@ -162,13 +162,14 @@ def sink_vector_members(sched: isl.Schedule, scop) -> tuple[isl.Schedule, list[s
         node = band.delete()
         if n > 1:
             rest = [k for k in range(n) if k != j]
-            node = node.insert_partial_schedule(_mupa([mupa.get_at(k) for k in rest]))
+            node = node.insert_partial_schedule(
+                multi_union_pw_aff([mupa.get_at(k) for k in rest]))
             node = node.band_set_permutable(1)
             for pos, k in enumerate(rest):
                 node = node.band_member_set_coincident(pos, int(coin[k]))
         while node.get_type() != isl.schedule_node_type.leaf:
             node = node.child(0)
-        node = node.insert_partial_schedule(_mupa([sunk]))
+        node = node.insert_partial_schedule(multi_union_pw_aff([sunk]))
         node = node.band_member_set_coincident(0, 1)
         sched = node.get_schedule()
         # the parallel marks above the band name its members by depth: the sunk one's is
@@ -194,7 +195,3 @@ def _writes_walked(scop, band, j) -> bool:
     from .unroll_jam import _writes_invariant
     return not _writes_invariant(scop, band, j)
 
-
-def _mupa(upas):
-    from .unroll_jam import _mupa as mk
-    return mk(upas)
